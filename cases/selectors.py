@@ -1,0 +1,78 @@
+"""Reads for patients, lesions and images, always through the access rule
+(``PatientQuerySet.visible_to``). Anything outside it is reported as not found (404)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from accounts.models import User
+
+from .models import Lesion, LesionImage, Patient, PatientShare
+
+
+def patient_list(*, user: User, search: str = "") -> QuerySet[Patient]:
+    return (
+        Patient.objects.visible_to(user)
+        .search(search)
+        .select_related("owner")
+        .annotate(lesion_count=Count("lesions", distinct=True))
+    )
+
+
+def patient_get(*, user: User, pk: int) -> Patient:
+    return get_object_or_404(Patient.objects.visible_to(user).select_related("owner"), pk=pk)
+
+
+def patient_shares(*, patient: Patient) -> QuerySet[PatientShare]:
+    return patient.shares.select_related("clinician", "granted_by").order_by("clinician__username")
+
+
+def share_candidates(*, patient: Patient) -> QuerySet[User]:
+    """Active clinicians who could be added to the patient's care team."""
+    return (
+        User.objects.filter(is_active=True)
+        .exclude(pk=patient.owner_id)
+        .exclude(patient_shares__patient=patient)
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+def lesion_list(*, user: User, patient: Patient) -> QuerySet[Lesion]:
+    return (
+        Lesion.objects.visible_to(user)
+        .filter(patient=patient)
+        .with_image_count()
+        .prefetch_related(Prefetch("images", queryset=LesionImage.objects.timeline()))
+    )
+
+
+def lesion_get(*, user: User, pk: int) -> Lesion:
+    return get_object_or_404(Lesion.objects.visible_to(user).select_related("patient", "created_by"), pk=pk)
+
+
+def image_timeline(*, lesion: Lesion) -> QuerySet[LesionImage]:
+    return lesion.images.timeline().select_related("uploaded_by")
+
+
+def image_get(*, user: User, pk: int) -> LesionImage:
+    return get_object_or_404(
+        LesionImage.objects.visible_to(user).select_related("lesion__patient", "uploaded_by"), pk=pk
+    )
+
+
+def recent_images(*, user: User, limit: int = 12) -> QuerySet[LesionImage]:
+    return (
+        LesionImage.objects.visible_to(user).select_related("lesion__patient").order_by("-uploaded_at", "-pk")[:limit]
+    )
+
+
+def my_patients(*, user: User, limit: int = 10) -> QuerySet[Patient]:
+    """The patients a user owns or shares, most recently changed first (admins: their own only)."""
+    shared_ids = PatientShare.objects.filter(clinician=user).values("patient_id")
+    return (
+        Patient.objects.visible_to(user)
+        .filter(Q(owner=user) | Q(pk__in=shared_ids))
+        .annotate(lesion_count=Count("lesions", distinct=True))
+        .order_by("-updated_at", "-pk")[:limit]
+    )

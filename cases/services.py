@@ -1,0 +1,276 @@
+"""Writes for patients, lesions and images. Views, admin and (later) the API call these."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+
+from .imaging import ImageRejected, NormalisedImage, normalise_upload
+from .models import AnatomicSite, Lesion, LesionImage, LesionStatus, Modality, Patient, PatientShare, Sex
+
+logger = logging.getLogger(__name__)
+
+PATIENT_FIELDS = ("identifier", "given_name", "family_name", "date_of_birth", "sex", "notes")
+LESION_FIELDS = ("anatomic_site", "label", "status", "opened_on")
+
+
+def _validate_not_future(value: datetime.date, *, field_name: str, label: str) -> None:
+    if value > timezone.localdate():
+        raise ValidationError({field_name: f"{label} cannot be in the future."})
+
+
+def _save_validated(instance) -> None:
+    instance.full_clean()
+    instance.save()
+
+
+# Patients -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def patient_create(
+    *,
+    owner: User,
+    identifier: str,
+    given_name: str,
+    family_name: str,
+    date_of_birth: datetime.date,
+    sex: str = Sex.UNKNOWN,
+    notes: str = "",
+) -> Patient:
+    _validate_not_future(date_of_birth, field_name="date_of_birth", label="Date of birth")
+    patient = Patient(
+        owner=owner,
+        identifier=identifier.strip(),
+        given_name=given_name.strip(),
+        family_name=family_name.strip(),
+        date_of_birth=date_of_birth,
+        sex=sex,
+        notes=notes,
+    )
+    _save_validated(patient)
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, actor: User, **changes) -> Patient:
+    """Change a patient's details. The caller has already fetched ``patient`` through the
+    access rule, so any clinician of the care team may do this."""
+    unknown = set(changes) - set(PATIENT_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown patient fields: {sorted(unknown)}")
+    if "date_of_birth" in changes:
+        _validate_not_future(changes["date_of_birth"], field_name="date_of_birth", label="Date of birth")
+    for name, value in changes.items():
+        setattr(patient, name, value.strip() if isinstance(value, str) and name != "notes" else value)
+    _save_validated(patient)
+    return patient
+
+
+def _require_can_manage_sharing(*, patient: Patient, actor: User) -> None:
+    if not (actor.is_admin or patient.owner_id == actor.pk):
+        raise PermissionDenied("Only the patient's owner or an admin can change who the patient is shared with.")
+
+
+@transaction.atomic
+def patient_share(*, patient: Patient, actor: User, clinician: User) -> PatientShare:
+    _require_can_manage_sharing(patient=patient, actor=actor)
+    if clinician.pk == patient.owner_id:
+        raise ValidationError({"clinician": "The owner already has access to this patient."})
+    if not clinician.is_active:
+        raise ValidationError({"clinician": "This account is not active."})
+    share, _ = PatientShare.objects.get_or_create(patient=patient, clinician=clinician, defaults={"granted_by": actor})
+    return share
+
+
+@transaction.atomic
+def patient_unshare(*, patient: Patient, actor: User, clinician: User) -> None:
+    _require_can_manage_sharing(patient=patient, actor=actor)
+    PatientShare.objects.filter(patient=patient, clinician=clinician).delete()
+
+
+# Lesions --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def lesion_create(
+    *,
+    patient: Patient,
+    actor: User,
+    label: str,
+    anatomic_site: str = AnatomicSite.UNKNOWN,
+    status: str = LesionStatus.MONITORING,
+    opened_on: datetime.date | None = None,
+) -> Lesion:
+    opened_on = opened_on or timezone.localdate()
+    _validate_not_future(opened_on, field_name="opened_on", label="The opening date")
+    lesion = Lesion(
+        patient=patient,
+        created_by=actor,
+        label=label.strip(),
+        anatomic_site=anatomic_site,
+        status=status,
+        opened_on=opened_on,
+    )
+    _save_validated(lesion)
+    return lesion
+
+
+@transaction.atomic
+def lesion_update(*, lesion: Lesion, actor: User, **changes) -> Lesion:
+    unknown = set(changes) - set(LESION_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown lesion fields: {sorted(unknown)}")
+    if "opened_on" in changes:
+        _validate_not_future(changes["opened_on"], field_name="opened_on", label="The opening date")
+    for name, value in changes.items():
+        setattr(lesion, name, value.strip() if isinstance(value, str) else value)
+    _save_validated(lesion)
+    return lesion
+
+
+# Images ---------------------------------------------------------------------------------
+
+
+class UploadRejected(Exception):
+    """One or more files of an upload were rejected; nothing of the upload was stored."""
+
+    def __init__(self, rejections: Sequence[ImageRejected]) -> None:
+        self.rejections = list(rejections)
+        super().__init__("; ".join(str(r) for r in self.rejections))
+
+    @property
+    def messages(self) -> list[str]:
+        return [str(r) for r in self.rejections]
+
+
+@dataclass
+class UploadResult:
+    stored: list[LesionImage] = field(default_factory=list)
+    # (file name, the image already holding those pixels)
+    duplicates: list[tuple[str, LesionImage]] = field(default_factory=list)
+
+
+def _file_name(upload: UploadedFile) -> str:
+    return (upload.name or "unnamed file").rsplit("/", 1)[-1][:255]
+
+
+def _read_upload(upload: UploadedFile, *, max_bytes: int) -> bytes:
+    """Read at most ``max_bytes + 1`` bytes: enough to tell an over-size file without reading all of it."""
+    upload.seek(0)
+    return upload.read(max_bytes + 1)
+
+
+def image_upload(
+    *,
+    lesion: Lesion,
+    uploaded_by: User,
+    files: Sequence[UploadedFile],
+    captured_on: datetime.date | None = None,
+    modality: str = Modality.DERMOSCOPIC,
+) -> UploadResult:
+    """Store one or several images of a lesion, all or nothing.
+
+    Every file is checked first; if any is rejected, ``UploadRejected`` lists every rejected
+    file and nothing is stored. Files whose pixels the lesion already has (or that repeat
+    another file of the same upload) are reported in ``duplicates`` and not stored again.
+    """
+    if not files:
+        raise ValidationError({"files": "Choose at least one image file."})
+    if len(files) > settings.SKINPORTAL_MAX_FILES_PER_UPLOAD:
+        raise ValidationError({"files": f"Upload at most {settings.SKINPORTAL_MAX_FILES_PER_UPLOAD} files at once."})
+    captured_on = captured_on or timezone.localdate()
+    _validate_not_future(captured_on, field_name="captured_on", label="The visit date")
+    if modality not in Modality.values:
+        raise ValidationError({"modality": f"Unknown modality {modality!r}."})
+
+    checked: list[tuple[str, NormalisedImage]] = []
+    rejections: list[ImageRejected] = []
+    for upload in files:
+        name = _file_name(upload)
+        try:
+            data = _read_upload(upload, max_bytes=settings.SKINPORTAL_MAX_UPLOAD_BYTES)
+            checked.append(
+                (
+                    name,
+                    normalise_upload(
+                        data,
+                        filename=name,
+                        max_bytes=settings.SKINPORTAL_MAX_UPLOAD_BYTES,
+                        max_pixels=settings.SKINPORTAL_MAX_IMAGE_PIXELS,
+                    ),
+                )
+            )
+        except ImageRejected as rejection:
+            rejections.append(rejection)
+    if rejections:
+        raise UploadRejected(rejections)
+
+    result = UploadResult()
+    written: list[str] = []
+    storage = LesionImage._meta.get_field("file").storage
+    try:
+        with transaction.atomic():
+            # Lock the lesion so concurrent uploads of the same pixels cannot both pass the check.
+            Lesion.objects.select_for_update().filter(pk=lesion.pk).first()
+            seen: dict[str, LesionImage] = {}
+            for name, normalised in checked:
+                existing = seen.get(normalised.sha256) or lesion.images.filter(sha256=normalised.sha256).first()
+                if existing is not None:
+                    result.duplicates.append((name, existing))
+                    continue
+                image = LesionImage(
+                    lesion=lesion,
+                    captured_on=captured_on,
+                    modality=modality,
+                    width=normalised.width,
+                    height=normalised.height,
+                    sha256=normalised.sha256,
+                    source_format=normalised.source_format,
+                    original_filename=name,
+                    uploaded_by=uploaded_by,
+                )
+                image.file.save("image.jpg", ContentFile(normalised.jpeg), save=False)
+                written.append(image.file.name)
+                image.thumbnail.save("thumbnail.jpg", ContentFile(normalised.thumbnail_jpeg), save=False)
+                written.append(image.thumbnail.name)
+                image.save()
+                seen[normalised.sha256] = image
+                result.stored.append(image)
+    except BaseException:
+        # The rows were rolled back; remove their files too so nothing is left half-done.
+        for name in written:
+            try:
+                storage.delete(name)
+            except Exception:  # pragma: no cover - best effort cleanup, logged
+                logger.exception("Could not remove %s after a failed upload", name)
+        raise
+    return result
+
+
+@transaction.atomic
+def patient_delete(*, patient: Patient, actor: User) -> None:
+    """Delete a patient with their lesions and images; the stored files go once the delete commits."""
+    _require_can_manage_sharing(patient=patient, actor=actor)
+    stored_names = [
+        name
+        for file_name, thumbnail_name in LesionImage.objects.filter(lesion__patient=patient).values_list(
+            "file", "thumbnail"
+        )
+        for name in (file_name, thumbnail_name)
+        if name
+    ]
+    patient.delete()
+    storage = LesionImage._meta.get_field("file").storage
+    transaction.on_commit(lambda: [storage.delete(name) for name in stored_names])

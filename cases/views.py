@@ -1,0 +1,253 @@
+"""Web UI views: parse the request, call a selector or a service, render. Nothing more."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import User
+
+from . import selectors, services
+from .forms import ImageUploadForm, LesionForm, PatientForm, PatientSearchForm, ShareForm
+from .models import LesionImage
+
+PATIENTS_PER_PAGE = 25
+
+
+def _apply_validation_error(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field_name, field_errors in error.error_dict.items():
+            form.add_error(field_name if field_name in form.fields else None, field_errors)
+    else:
+        form.add_error(None, error)
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "cases/dashboard.html",
+        {
+            "patients": selectors.my_patients(user=request.user),
+            "recent_images": selectors.recent_images(user=request.user),
+        },
+    )
+
+
+@require_GET
+def patient_list(request: HttpRequest) -> HttpResponse:
+    search_form = PatientSearchForm(request.GET)
+    query = search_form.cleaned_data["q"] if search_form.is_valid() else ""
+    paginator = Paginator(selectors.patient_list(user=request.user, search=query), PATIENTS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(request, "cases/patient_list.html", {"search_form": search_form, "query": query, "page": page})
+
+
+@require_http_methods(["GET", "POST"])
+def patient_create(request: HttpRequest) -> HttpResponse:
+    form = PatientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = services.patient_create(owner=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_validation_error(form, error)
+        else:
+            messages.success(request, f"Patient {patient.full_name} registered.")
+            return redirect(patient)
+    return render(request, "cases/patient_form.html", {"form": form})
+
+
+@require_GET
+def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = selectors.patient_get(user=request.user, pk=pk)
+    can_manage_sharing = request.user.is_admin or patient.owner_id == request.user.pk
+    return render(
+        request,
+        "cases/patient_detail.html",
+        {
+            "patient": patient,
+            "lesions": selectors.lesion_list(user=request.user, patient=patient),
+            "shares": selectors.patient_shares(patient=patient),
+            "can_manage_sharing": can_manage_sharing,
+            "share_form": ShareForm(candidates=selectors.share_candidates(patient=patient))
+            if can_manage_sharing
+            else None,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def patient_update(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = selectors.patient_get(user=request.user, pk=pk)
+    form = PatientForm(request.POST or None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_update(patient=patient, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_validation_error(form, error)
+        else:
+            messages.success(request, "Patient details saved.")
+            return redirect(patient)
+    return render(request, "cases/patient_form.html", {"form": form, "patient": patient})
+
+
+@require_POST
+def patient_share(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = selectors.patient_get(user=request.user, pk=pk)
+    form = ShareForm(request.POST, candidates=selectors.share_candidates(patient=patient))
+    if not form.is_valid():
+        messages.error(request, "Choose a clinician to share this patient with.")
+        return redirect(patient)
+    try:
+        share = services.patient_share(patient=patient, actor=request.user, clinician=form.cleaned_data["clinician"])
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{share.clinician.display_name} can now see and edit this patient.")
+    return redirect(patient)
+
+
+@require_POST
+def patient_unshare(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
+    patient = selectors.patient_get(user=request.user, pk=pk)
+    clinician = get_object_or_404(User, pk=user_pk)
+    try:
+        services.patient_unshare(patient=patient, actor=request.user, clinician=clinician)
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{clinician.display_name} no longer has access to this patient.")
+    return redirect(patient)
+
+
+@require_http_methods(["GET", "POST"])
+def lesion_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    patient = selectors.patient_get(user=request.user, pk=patient_pk)
+    form = LesionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            lesion = services.lesion_create(patient=patient, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_validation_error(form, error)
+        else:
+            messages.success(request, f"Lesion “{lesion.label}” opened.")
+            return redirect(lesion)
+    return render(request, "cases/lesion_form.html", {"form": form, "patient": patient})
+
+
+@require_GET
+def lesion_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lesion = selectors.lesion_get(user=request.user, pk=pk)
+    return render(
+        request,
+        "cases/lesion_detail.html",
+        {
+            "lesion": lesion,
+            "patient": lesion.patient,
+            "images": selectors.image_timeline(lesion=lesion),
+            "upload_form": ImageUploadForm(),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def lesion_update(request: HttpRequest, pk: int) -> HttpResponse:
+    lesion = selectors.lesion_get(user=request.user, pk=pk)
+    form = LesionForm(request.POST or None, instance=lesion)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.lesion_update(lesion=lesion, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_validation_error(form, error)
+        else:
+            messages.success(request, "Lesion saved.")
+            return redirect(lesion)
+    return render(request, "cases/lesion_form.html", {"form": form, "patient": lesion.patient, "lesion": lesion})
+
+
+@require_http_methods(["GET", "POST"])
+def image_upload(request: HttpRequest, lesion_pk: int) -> HttpResponse:
+    lesion = selectors.lesion_get(user=request.user, pk=lesion_pk)
+    form = ImageUploadForm(request.POST or None, request.FILES or None)
+    rejections: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.image_upload(
+                lesion=lesion,
+                uploaded_by=request.user,
+                files=form.cleaned_data["files"],
+                captured_on=form.cleaned_data["captured_on"],
+                modality=form.cleaned_data["modality"],
+            )
+        except services.UploadRejected as error:
+            rejections = error.messages
+            form.add_error("files", "Nothing was stored: fix or remove the files listed below and upload again.")
+        except ValidationError as error:
+            _apply_validation_error(form, error)
+        else:
+            if result.stored:
+                count = len(result.stored)
+                messages.success(request, f"{count} image{'s' if count != 1 else ''} stored.")
+            for name, existing in result.duplicates:
+                messages.warning(
+                    request,
+                    f"{name}: the same pixels are already stored for this lesion "
+                    f"(visit of {existing.captured_on:%d %b %Y}); not stored again.",
+                )
+            return redirect(lesion)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "cases/image_upload.html",
+        {"form": form, "lesion": lesion, "patient": lesion.patient, "rejections": rejections},
+        status=status,
+    )
+
+
+@require_GET
+def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    image = selectors.image_get(user=request.user, pk=pk)
+    timeline = list(selectors.image_timeline(lesion=image.lesion))
+    position = next(index for index, item in enumerate(timeline) if item.pk == image.pk)
+    return render(
+        request,
+        "cases/image_detail.html",
+        {
+            "image": image,
+            "lesion": image.lesion,
+            "patient": image.lesion.patient,
+            "previous_image": timeline[position - 1] if position > 0 else None,
+            "next_image": timeline[position + 1] if position + 1 < len(timeline) else None,
+            "show_original_filename": image.uploaded_by_id == request.user.pk,
+        },
+    )
+
+
+def _serve_private_file(stored_file) -> HttpResponse:
+    """Stream a stored file, or redirect to a short-lived signed URL when the storage
+    issues them (S3). Called only after the access rule has passed."""
+    storage = stored_file.storage
+    if getattr(storage, "querystring_auth", False):
+        return HttpResponseRedirect(storage.url(stored_file.name))
+    response = FileResponse(stored_file.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=300"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+def image_file(request: HttpRequest, pk: int) -> HttpResponse:
+    image: LesionImage = selectors.image_get(user=request.user, pk=pk)
+    return _serve_private_file(image.file)
+
+
+@require_GET
+def image_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
+    image: LesionImage = selectors.image_get(user=request.user, pk=pk)
+    return _serve_private_file(image.thumbnail)

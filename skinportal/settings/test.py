@@ -1,0 +1,15 @@
+"""Settings for the test suite: the database comes from DATABASE_URL (SQLite by default,
+PostgreSQL in CI); files go to a temporary folder; passwords hash fast."""
+
+import os
+import tempfile
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-key")
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+os.environ.setdefault("SKINPORTAL_MEDIA_ROOT", tempfile.mkdtemp(prefix="skinportal-test-media-"))
+
+from .base import *  # noqa: F403
+
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
