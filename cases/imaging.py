@@ -97,7 +97,9 @@ def normalise_upload(
         try:
             image = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError:
-            raise ImageRejected(filename, "the image has too many pixels.") from None
+            raise ImageRejected(
+                filename, f"the image is larger than the limit of {max_pixels / 1e6:.0f} megapixels."
+            ) from None
         except (UnidentifiedImageError, OSError, ValueError):
             raise ImageRejected(
                 filename, "this is not a JPEG, PNG or HEIC image (the file's contents were checked, not its name)."

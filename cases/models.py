@@ -14,6 +14,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from .validators import validate_not_in_future
+
 
 class Sex(models.TextChoices):
     FEMALE = "female", "Female"
@@ -76,7 +78,7 @@ class Patient(models.Model):
     )
     given_name = models.CharField(max_length=150)
     family_name = models.CharField(max_length=150)
-    date_of_birth = models.DateField()
+    date_of_birth = models.DateField(validators=[validate_not_in_future])
     sex = models.CharField(max_length=16, choices=Sex.choices, default=Sex.UNKNOWN)
     notes = models.TextField(blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_patients")
@@ -140,7 +142,7 @@ class Lesion(models.Model):
     anatomic_site = models.CharField(max_length=32, choices=AnatomicSite.choices, default=AnatomicSite.UNKNOWN)
     label = models.CharField(max_length=200, help_text='A short description, e.g. "mole left shoulder".')
     status = models.CharField(max_length=16, choices=LesionStatus.choices, default=LesionStatus.MONITORING)
-    opened_on = models.DateField(default=timezone.localdate)
+    opened_on = models.DateField(default=timezone.localdate, validators=[validate_not_in_future])
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -186,7 +188,7 @@ class LesionImage(models.Model):
     lesion = models.ForeignKey(Lesion, on_delete=models.CASCADE, related_name="images")
     file = models.FileField(upload_to=_image_path, max_length=255)
     thumbnail = models.FileField(upload_to=_thumbnail_path, max_length=255)
-    captured_on = models.DateField("visit date", default=timezone.localdate)
+    captured_on = models.DateField("visit date", default=timezone.localdate, validators=[validate_not_in_future])
     modality = models.CharField(max_length=32, choices=Modality.choices, default=Modality.DERMOSCOPIC)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()

@@ -17,6 +17,7 @@ def patient_list(*, user: User, search: str = "") -> QuerySet[Patient]:
         .search(search)
         .select_related("owner")
         .annotate(lesion_count=Count("lesions", distinct=True))
+        .order_by("family_name", "given_name", "pk")
     )
 
 
@@ -43,7 +44,7 @@ def lesion_list(*, user: User, patient: Patient) -> QuerySet[Lesion]:
         Lesion.objects.visible_to(user)
         .filter(patient=patient)
         .with_image_count()
-        .prefetch_related(Prefetch("images", queryset=LesionImage.objects.timeline()))
+        .prefetch_related(Prefetch("images", queryset=LesionImage.objects.timeline(), to_attr="timeline_images"))
     )
 
 

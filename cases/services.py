@@ -18,16 +18,12 @@ from accounts.models import User
 
 from .imaging import ImageRejected, NormalisedImage, normalise_upload
 from .models import AnatomicSite, Lesion, LesionImage, LesionStatus, Modality, Patient, PatientShare, Sex
+from .validators import validate_not_in_future
 
 logger = logging.getLogger(__name__)
 
 PATIENT_FIELDS = ("identifier", "given_name", "family_name", "date_of_birth", "sex", "notes")
 LESION_FIELDS = ("anatomic_site", "label", "status", "opened_on")
-
-
-def _validate_not_future(value: datetime.date, *, field_name: str, label: str) -> None:
-    if value > timezone.localdate():
-        raise ValidationError({field_name: f"{label} cannot be in the future."})
 
 
 def _save_validated(instance) -> None:
@@ -49,7 +45,6 @@ def patient_create(
     sex: str = Sex.UNKNOWN,
     notes: str = "",
 ) -> Patient:
-    _validate_not_future(date_of_birth, field_name="date_of_birth", label="Date of birth")
     patient = Patient(
         owner=owner,
         identifier=identifier.strip(),
@@ -70,8 +65,6 @@ def patient_update(*, patient: Patient, actor: User, **changes) -> Patient:
     unknown = set(changes) - set(PATIENT_FIELDS)
     if unknown:
         raise TypeError(f"Unknown patient fields: {sorted(unknown)}")
-    if "date_of_birth" in changes:
-        _validate_not_future(changes["date_of_birth"], field_name="date_of_birth", label="Date of birth")
     for name, value in changes.items():
         setattr(patient, name, value.strip() if isinstance(value, str) and name != "notes" else value)
     _save_validated(patient)
@@ -114,7 +107,6 @@ def lesion_create(
     opened_on: datetime.date | None = None,
 ) -> Lesion:
     opened_on = opened_on or timezone.localdate()
-    _validate_not_future(opened_on, field_name="opened_on", label="The opening date")
     lesion = Lesion(
         patient=patient,
         created_by=actor,
@@ -132,8 +124,6 @@ def lesion_update(*, lesion: Lesion, actor: User, **changes) -> Lesion:
     unknown = set(changes) - set(LESION_FIELDS)
     if unknown:
         raise TypeError(f"Unknown lesion fields: {sorted(unknown)}")
-    if "opened_on" in changes:
-        _validate_not_future(changes["opened_on"], field_name="opened_on", label="The opening date")
     for name, value in changes.items():
         setattr(lesion, name, value.strip() if isinstance(value, str) else value)
     _save_validated(lesion)
@@ -191,7 +181,10 @@ def image_upload(
     if len(files) > settings.SKINPORTAL_MAX_FILES_PER_UPLOAD:
         raise ValidationError({"files": f"Upload at most {settings.SKINPORTAL_MAX_FILES_PER_UPLOAD} files at once."})
     captured_on = captured_on or timezone.localdate()
-    _validate_not_future(captured_on, field_name="captured_on", label="The visit date")
+    try:
+        validate_not_in_future(captured_on)
+    except ValidationError as error:
+        raise ValidationError({"captured_on": error.messages}) from None
     if modality not in Modality.values:
         raise ValidationError({"modality": f"Unknown modality {modality!r}."})
 
