@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from accounts.models import REVIEWER_GROUP, User
+
+from ..factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_and_logout(client):
+    UserFactory(username="dana", password="correct-horse-battery")
+    response = client.post(reverse("login"), {"username": "dana", "password": "correct-horse-battery"})
+    assert response.status_code == 302 and response.url == reverse("cases:dashboard")
+    assert client.get(reverse("cases:dashboard")).status_code == 200
+
+    client.post(reverse("logout"))
+    assert client.get(reverse("cases:dashboard")).status_code == 302
+
+
+def test_wrong_password_is_refused(client):
+    UserFactory(username="dana", password="correct-horse-battery")
+    response = client.post(reverse("login"), {"username": "dana", "password": "wrong"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
+
+
+def test_change_password(client):
+    user = UserFactory(username="dana", password="correct-horse-battery")
+    client.force_login(user)
+    response = client.post(
+        reverse("password_change"),
+        {
+            "old_password": "correct-horse-battery",
+            "new_password1": "a-much-longer-passphrase-2026",
+            "new_password2": "a-much-longer-passphrase-2026",
+        },
+    )
+    assert response.url == reverse("password_change_done")
+    user.refresh_from_db()
+    assert user.check_password("a-much-longer-passphrase-2026")
+
+
+def test_short_passwords_are_refused(client):
+    user = UserFactory(username="dana", password="correct-horse-battery")
+    client.force_login(user)
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": "correct-horse-battery", "new_password1": "short1", "new_password2": "short1"},
+    )
+    assert response.status_code == 200
+    assert "at least 12 characters" in response.content.decode()
+
+
+def test_roles():
+    clinician = UserFactory()
+    reviewer = UserFactory()
+    reviewer.groups.add(Group.objects.get(name=REVIEWER_GROUP))
+    admin = UserFactory(is_staff=True)
+    assert (clinician.is_admin, clinician.is_reviewer) == (False, False)
+    assert (reviewer.is_admin, reviewer.is_reviewer) == (False, True)
+    assert (admin.is_admin, admin.is_reviewer) == (True, True)
+
+
+def test_seed_demo_creates_users_and_prints_credentials(settings, capsys):
+    settings.SKINPORTAL_ALLOW_DEMO_USERS = True
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    clinician, admin = User.objects.get(username="clinician"), User.objects.get(username="admin")
+    assert not clinician.is_staff and admin.is_staff and admin.is_superuser
+    assert "password: demo-clinician-pass" in out and clinician.check_password("demo-clinician-pass")
+
+
+def test_seed_demo_is_refused_outside_the_local_default(settings):
+    settings.SKINPORTAL_ALLOW_DEMO_USERS = False
+    with pytest.raises(CommandError):
+        call_command("seed_demo")
+    assert not User.objects.exists()

@@ -1,0 +1,88 @@
+"""The production profile: secure defaults, everything from the environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "skinportal.settings.production",
+    "DJANGO_SECRET_KEY": "x7!" + "k" * 60 + "Qz#9pL2vR8mN4",
+    "DJANGO_ALLOWED_HOSTS": "skinportal.example.org",
+    "DATABASE_URL": "postgres://skinportal@db.example.org:5432/skinportal",
+    "CELERY_BROKER_URL": "redis://broker.example.org:6379/0",
+}
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "SKINPORTAL_"))
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_check_deploy_is_clean_under_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_is_clean_with_s3_storage():
+    env = {**PRODUCTION_ENV, "SKINPORTAL_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "skinportal-images"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SECRET_KEY"}
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_database_url():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DATABASE_URL"}
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "DATABASE_URL" in result.stderr
+
+
+def test_production_has_secure_defaults(monkeypatch):
+    result = manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.conf import settings as s; print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+        "s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS > 0, s.CELERY_TASK_ALWAYS_EAGER, s.SKINPORTAL_ALLOW_DEMO_USERS)",
+        env=PRODUCTION_ENV,
+    )
+    assert result.stdout.split() == ["False", "True", "True", "True", "True", "False", "False"], result.stderr
+
+
+def test_local_default_is_embedded():
+    env = {"DJANGO_SETTINGS_MODULE": "skinportal.settings.local"}
+    result = manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], "
+        "s.STORAGES['default']['BACKEND'], s.CELERY_TASK_ALWAYS_EAGER)",
+        env=env,
+    )
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        "django.core.files.storage.FileSystemStorage",
+        "True",
+    ], result.stderr
