@@ -53,3 +53,10 @@ def other_client(other_clinician) -> Client:
 @pytest.fixture
 def admin_client_(admin_user) -> Client:
     return _client_for(admin_user)
+
+
+def pytest_report_header(config) -> str:
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    return f"database: {database['ENGINE']} {database.get('HOST') or ''} {database['NAME']}"

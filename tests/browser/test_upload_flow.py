@@ -1,0 +1,104 @@
+"""One clinician's day in a real browser: headless Chromium (Debian's) driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from cases.models import LesionImage
+
+from .. import images
+from ..factories import UserFactory
+
+CHROMIUM = os.environ.get("SKINPORTAL_CHROMIUM", "/usr/bin/chromium")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)),
+        reason=f"needs headless Chromium at {CHROMIUM} (Debian package 'chromium'; `make test` installs it as root)",
+    ),
+]
+
+
+@pytest.fixture
+def browser_page(live_server, transactional_db, monkeypatch):
+    """A Chromium page. Set up after the database so that the connections the test opens
+    inside Playwright's event-loop context are closed before the test database is dropped."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are
+    # still synchronous, so Django's async-safety guard does not apply here.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+        connections.close_all()
+
+
+def test_log_in_create_patient_and_lesion_upload_and_see_image(live_server, browser_page, tmp_path):
+    UserFactory(username="dana", first_name="Dana", last_name="Derm", password="correct-horse-battery")
+    image_file = tmp_path / "visit-1.jpg"
+    image_file.write_bytes(images.jpeg(640, 480, seed=5))
+    page = browser_page
+
+    page.goto(f"{live_server.url}/")
+    assert "/accounts/login/" in page.url
+    page.get_by_label("Username").fill("dana")
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+
+    page.get_by_role("link", name="Register a patient").first.click()
+    page.get_by_label("MRN").fill("MRN-2026-001")
+    page.get_by_label("Given name").fill("Ana")
+    page.get_by_label("Family name").fill("Silva")
+    page.get_by_label("Date of birth").fill("1979-03-14")
+    page.get_by_label("Sex").select_option("female")
+    page.get_by_role("button", name="Register patient").click()
+    page.get_by_role("heading", name="Silva, Ana").wait_for()
+
+    page.get_by_role("link", name="Open a lesion case").click()
+    page.get_by_label("Label").fill("mole left shoulder")
+    page.get_by_label("Anatomic site").select_option("upper extremity")
+    page.get_by_role("button", name="Open case").click()
+    page.get_by_role("heading", name="mole left shoulder").wait_for()
+    assert "decision support for clinicians only" in page.content()
+
+    page.get_by_label("Image files").set_input_files(str(image_file))
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_text("1 image stored.").wait_for()
+
+    thumbnail = page.locator(".timeline img").first
+    thumbnail.wait_for()
+    # The thumbnail really loaded through the access-checked file view.
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    assert thumbnail.evaluate("img => img.naturalWidth") == 320
+
+    thumbnail.click()
+    page.get_by_role("heading", name="Image").wait_for()
+    full = page.locator(".image-frame img")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=full.element_handle())
+    assert full.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [640, 480]
+
+    stored = LesionImage.objects.get()
+    assert stored.original_filename == "visit-1.jpg"
+    assert (stored.width, stored.height) == (640, 480)
