@@ -80,3 +80,18 @@ def test_seed_demo_is_refused_outside_the_local_default(settings):
     with pytest.raises(CommandError):
         call_command("seed_demo")
     assert not User.objects.exists()
+
+
+def test_seed_demo_adds_demo_cases_from_an_image_folder(settings, tmp_path, capsys):
+    from cases.models import LesionImage, Patient
+
+    from .. import images
+
+    settings.SKINPORTAL_ALLOW_DEMO_USERS = True
+    for seed, isic_id in enumerate(["ISIC_0000000", "ISIC_0000001", "ISIC_0000002", "ISIC_0000003"]):
+        (tmp_path / f"{isic_id}.jpg").write_bytes(images.jpeg(seed=seed))
+    call_command("seed_demo", images=tmp_path)
+    call_command("seed_demo", images=tmp_path)  # a second run adds nothing
+    assert Patient.objects.filter(owner__username="clinician").count() == 2
+    assert LesionImage.objects.count() == 4
+    assert "CC BY-NC 4.0" in Patient.objects.first().notes
