@@ -31,6 +31,16 @@ def _save_validated(instance) -> None:
     instance.save()
 
 
+def _apply_changes(instance, *, changes: dict, allowed: tuple[str, ...], keep_whitespace: tuple[str, ...] = ()) -> None:
+    """Set the allowed fields on ``instance``, stripping surrounding whitespace from text, then validate and save."""
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise TypeError(f"Unknown {instance._meta.model_name} fields: {sorted(unknown)}")
+    for name, value in changes.items():
+        setattr(instance, name, value.strip() if isinstance(value, str) and name not in keep_whitespace else value)
+    _save_validated(instance)
+
+
 # Patients -------------------------------------------------------------------------------
 
 
@@ -62,12 +72,7 @@ def patient_create(
 def patient_update(*, patient: Patient, actor: User, **changes) -> Patient:
     """Change a patient's details. The caller has already fetched ``patient`` through the
     access rule, so any clinician of the care team may do this."""
-    unknown = set(changes) - set(PATIENT_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown patient fields: {sorted(unknown)}")
-    for name, value in changes.items():
-        setattr(patient, name, value.strip() if isinstance(value, str) and name != "notes" else value)
-    _save_validated(patient)
+    _apply_changes(patient, changes=changes, allowed=PATIENT_FIELDS, keep_whitespace=("notes",))
     return patient
 
 
@@ -121,12 +126,7 @@ def lesion_create(
 
 @transaction.atomic
 def lesion_update(*, lesion: Lesion, actor: User, **changes) -> Lesion:
-    unknown = set(changes) - set(LESION_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown lesion fields: {sorted(unknown)}")
-    for name, value in changes.items():
-        setattr(lesion, name, value.strip() if isinstance(value, str) else value)
-    _save_validated(lesion)
+    _apply_changes(lesion, changes=changes, allowed=LESION_FIELDS)
     return lesion
 
 
