@@ -25,10 +25,26 @@ def _thumbnail(image: LesionImage, size: int = 80) -> str:
 
 
 class VisibleToUserAdmin(admin.ModelAdmin):
-    """Restricts every admin list and object page to what the access rule lets the user see."""
+    """Open to the admin role (staff users) without per-model permissions, and restricted to
+    what the access rule lets the user see."""
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_admin
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_admin
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_admin
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_admin
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_admin
 
 
 class PatientShareInline(admin.TabularInline):

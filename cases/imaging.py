@@ -21,7 +21,9 @@ pillow_heif.register_heif_opener()
 # Truncated files must fail, never be silently padded.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
-ACCEPTED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "HEIF": "HEIC/HEIF"}
+# Pillow calls a JPEG that carries extra pictures (multi-picture, HDR gain map: most phones) "MPO";
+# its first picture is the photo. Multi-image files (MPO, HEIF, APNG) are read as their first image.
+ACCEPTED_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "HEIF": "HEIC/HEIF"}
 STORED_JPEG_QUALITY = 95
 THUMBNAIL_SIZE = (320, 320)
 

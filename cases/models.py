@@ -59,6 +59,10 @@ class PatientQuerySet(models.QuerySet["Patient"]):
             return self.none()
         if user.is_admin:
             return self.all()
+        return self.owned_or_shared_by(user)
+
+    def owned_or_shared_by(self, user) -> PatientQuerySet:
+        """The patients of a user's own care: owned by them or shared with them."""
         shared_ids = PatientShare.objects.filter(clinician=user).values("patient_id")
         return self.filter(Q(owner=user) | Q(pk__in=shared_ids))
 

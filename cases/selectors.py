@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
@@ -70,10 +70,32 @@ def recent_images(*, user: User, limit: int = 12) -> QuerySet[LesionImage]:
 
 def my_patients(*, user: User, limit: int = 10) -> QuerySet[Patient]:
     """The patients a user owns or shares, most recently changed first (admins: their own only)."""
-    shared_ids = PatientShare.objects.filter(clinician=user).values("patient_id")
     return (
         Patient.objects.visible_to(user)
-        .filter(Q(owner=user) | Q(pk__in=shared_ids))
+        .owned_or_shared_by(user)
         .annotate(lesion_count=Count("lesions", distinct=True))
         .order_by("-updated_at", "-pk")[:limit]
     )
+
+
+def patient_can_manage_sharing(*, patient: Patient, user: User) -> bool:
+    """Only the owner and admins decide who else may see a patient."""
+    return user.is_admin or patient.owner_id == user.pk
+
+
+def clinician_get(*, pk: int) -> User:
+    return get_object_or_404(User, pk=pk)
+
+
+def image_neighbours(*, image: LesionImage) -> tuple[LesionImage | None, LesionImage | None]:
+    """The images just before and after ``image`` in its lesion's timeline."""
+    timeline = list(image_timeline(lesion=image.lesion))
+    position = next(index for index, item in enumerate(timeline) if item.pk == image.pk)
+    previous_image = timeline[position - 1] if position > 0 else None
+    next_image = timeline[position + 1] if position + 1 < len(timeline) else None
+    return previous_image, next_image
+
+
+def original_filename_for(*, image: LesionImage, user: User) -> str | None:
+    """The uploaded file's name is private to its uploader: others get None."""
+    return image.original_filename if image.uploaded_by_id == user.pk else None

@@ -11,13 +11,14 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
 
 from .imaging import ImageRejected, NormalisedImage, normalise_upload
 from .models import AnatomicSite, Lesion, LesionImage, LesionStatus, Modality, Patient, PatientShare, Sex
+from .selectors import patient_can_manage_sharing
 from .validators import validate_not_in_future
 
 logger = logging.getLogger(__name__)
@@ -26,19 +27,37 @@ PATIENT_FIELDS = ("identifier", "given_name", "family_name", "date_of_birth", "s
 LESION_FIELDS = ("anatomic_site", "label", "status", "opened_on")
 
 
+MRN_TAKEN = (
+    "This MRN cannot be registered. If the patient is already registered, ask the clinician who "
+    "owns the record or an admin for access."
+)
+
+
 def _save_validated(instance) -> None:
     instance.full_clean()
     instance.save()
 
 
+def _save_patient(patient: Patient) -> None:
+    """Validate and save; the MRN must be unique, and the message for a taken MRN is neutral
+    because the record holding it may be one this user is not allowed to know about."""
+    patient.full_clean(validate_unique=False)
+    if Patient.objects.filter(identifier=patient.identifier).exclude(pk=patient.pk).exists():
+        raise ValidationError({"identifier": MRN_TAKEN})
+    try:
+        with transaction.atomic():
+            patient.save()
+    except IntegrityError as error:  # the same MRN registered at the same moment
+        raise ValidationError({"identifier": MRN_TAKEN}) from error
+
+
 def _apply_changes(instance, *, changes: dict, allowed: tuple[str, ...], keep_whitespace: tuple[str, ...] = ()) -> None:
-    """Set the allowed fields on ``instance``, stripping surrounding whitespace from text, then validate and save."""
+    """Set the allowed fields on ``instance``, stripping surrounding whitespace from text."""
     unknown = set(changes) - set(allowed)
     if unknown:
         raise TypeError(f"Unknown {instance._meta.model_name} fields: {sorted(unknown)}")
     for name, value in changes.items():
         setattr(instance, name, value.strip() if isinstance(value, str) and name not in keep_whitespace else value)
-    _save_validated(instance)
 
 
 # Patients -------------------------------------------------------------------------------
@@ -64,7 +83,7 @@ def patient_create(
         sex=sex,
         notes=notes,
     )
-    _save_validated(patient)
+    _save_patient(patient)
     return patient
 
 
@@ -73,11 +92,12 @@ def patient_update(*, patient: Patient, actor: User, **changes) -> Patient:
     """Change a patient's details. The caller has already fetched ``patient`` through the
     access rule, so any clinician of the care team may do this."""
     _apply_changes(patient, changes=changes, allowed=PATIENT_FIELDS, keep_whitespace=("notes",))
+    _save_patient(patient)
     return patient
 
 
 def _require_can_manage_sharing(*, patient: Patient, actor: User) -> None:
-    if not (actor.is_admin or patient.owner_id == actor.pk):
+    if not patient_can_manage_sharing(patient=patient, user=actor):
         raise PermissionDenied("Only the patient's owner or an admin can change who the patient is shared with.")
 
 
@@ -93,9 +113,11 @@ def patient_share(*, patient: Patient, actor: User, clinician: User) -> PatientS
 
 
 @transaction.atomic
-def patient_unshare(*, patient: Patient, actor: User, clinician: User) -> None:
+def patient_unshare(*, patient: Patient, actor: User, clinician: User) -> bool:
+    """Revoke a clinician's access; False when they had no share to revoke."""
     _require_can_manage_sharing(patient=patient, actor=actor)
-    PatientShare.objects.filter(patient=patient, clinician=clinician).delete()
+    deleted, _ = PatientShare.objects.filter(patient=patient, clinician=clinician).delete()
+    return deleted > 0
 
 
 # Lesions --------------------------------------------------------------------------------
@@ -127,6 +149,7 @@ def lesion_create(
 @transaction.atomic
 def lesion_update(*, lesion: Lesion, actor: User, **changes) -> Lesion:
     _apply_changes(lesion, changes=changes, allowed=LESION_FIELDS)
+    _save_validated(lesion)
     return lesion
 
 
@@ -238,7 +261,14 @@ def image_upload(
                 written.append(image.file.name)
                 image.thumbnail.save("thumbnail.jpg", ContentFile(normalised.thumbnail_jpeg), save=False)
                 written.append(image.thumbnail.name)
-                image.save()
+                try:
+                    with transaction.atomic():
+                        image.save()
+                except IntegrityError as error:
+                    # Another upload stored the same pixels for this lesion at the same moment.
+                    raise ValidationError(
+                        {"files": f"{name}: the same image was stored for this lesion a moment ago; reload the page."}
+                    ) from error
                 seen[normalised.sha256] = image
                 result.stored.append(image)
     except BaseException:

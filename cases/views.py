@@ -6,10 +6,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-
-from accounts.models import User
 
 from . import selectors, services
 from .forms import ImageUploadForm, LesionForm, PatientForm, PatientSearchForm, ShareForm
@@ -64,7 +62,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
-    can_manage_sharing = request.user.is_admin or patient.owner_id == request.user.pk
+    can_manage_sharing = selectors.patient_can_manage_sharing(patient=patient, user=request.user)
     return render(
         request,
         "cases/patient_detail.html",
@@ -116,13 +114,16 @@ def patient_share(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def patient_unshare(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
-    clinician = get_object_or_404(User, pk=user_pk)
+    clinician = selectors.clinician_get(pk=user_pk)
     try:
-        services.patient_unshare(patient=patient, actor=request.user, clinician=clinician)
+        revoked = services.patient_unshare(patient=patient, actor=request.user, clinician=clinician)
     except PermissionDenied as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"{clinician.display_name} no longer has access to this patient.")
+        if revoked:
+            messages.success(request, f"{clinician.display_name} no longer has access to this patient.")
+        else:
+            messages.warning(request, f"{clinician.display_name} was not on this patient's care team.")
     return redirect(patient)
 
 
@@ -213,8 +214,7 @@ def image_upload(request: HttpRequest, lesion_pk: int) -> HttpResponse:
 @require_GET
 def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     image = selectors.image_get(user=request.user, pk=pk)
-    timeline = list(selectors.image_timeline(lesion=image.lesion))
-    position = next(index for index, item in enumerate(timeline) if item.pk == image.pk)
+    previous_image, next_image = selectors.image_neighbours(image=image)
     return render(
         request,
         "cases/image_detail.html",
@@ -222,9 +222,9 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "image": image,
             "lesion": image.lesion,
             "patient": image.lesion.patient,
-            "previous_image": timeline[position - 1] if position > 0 else None,
-            "next_image": timeline[position + 1] if position + 1 < len(timeline) else None,
-            "show_original_filename": image.uploaded_by_id == request.user.pk,
+            "previous_image": previous_image,
+            "next_image": next_image,
+            "original_filename": selectors.original_filename_for(image=image, user=request.user),
         },
     )
 
@@ -236,7 +236,7 @@ def _serve_private_file(stored_file) -> HttpResponse:
     if getattr(storage, "querystring_auth", False):
         return HttpResponseRedirect(storage.url(stored_file.name))
     response = FileResponse(stored_file.open("rb"), content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=300"
+    response["Cache-Control"] = "no-store"  # patient images must not linger in shared browsers
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

@@ -101,3 +101,9 @@ def png_claiming_size(width: int, height: int) -> bytes:
 
 def text_file() -> bytes:
     return b"This is a clinical note, not an image.\n" * 10
+
+
+def mpo(width: int = 64, height: int = 48) -> bytes:
+    """A JPEG with a second picture appended (multi-picture format), as many phones write."""
+    first, second = lesion_like(width, height, seed=1), lesion_like(width // 2, height // 2, seed=2)
+    return encode(first, "MPO", save_all=True, append_images=[second], quality=92)

@@ -12,8 +12,10 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
-# A .env file in the project root is read if present; real environment variables win.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A .env file in the project root is read only on request (DJANGO_READ_DOT_ENV_FILE=true), so a
+# copy of production values can never leak into the local or test profiles unnoticed.
+if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -129,8 +131,10 @@ STORAGES = {
 SKINPORTAL_MAX_UPLOAD_BYTES = env.int("SKINPORTAL_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
 SKINPORTAL_MAX_IMAGE_PIXELS = env.int("SKINPORTAL_MAX_IMAGE_PIXELS", default=50_000_000)
 SKINPORTAL_MAX_FILES_PER_UPLOAD = env.int("SKINPORTAL_MAX_FILES_PER_UPLOAD", default=20)
-# Several files of up to 25 MB each may arrive in one request.
-DATA_UPLOAD_MAX_NUMBER_FILES = SKINPORTAL_MAX_FILES_PER_UPLOAD
+# Django refuses a request with more files than this with a bare 400; above our own limit so
+# that the upload form can say "at most N files". Cap the request body at the proxy as well
+# (e.g. nginx client_max_body_size), since Django spools file parts to disk before any check.
+DATA_UPLOAD_MAX_NUMBER_FILES = SKINPORTAL_MAX_FILES_PER_UPLOAD * 2
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Only the local profile may create the demo users (manage.py seed_demo).

@@ -12,6 +12,7 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 from .base import *  # noqa: F403
 
 ALLOWED_HOSTS = ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]"]  # noqa: F405
-SKINPORTAL_ALLOW_DEMO_USERS = True
+# Demo users with published passwords only ever go into the embedded SQLite database.
+SKINPORTAL_ALLOW_DEMO_USERS = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"  # noqa: F405
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 WHITENOISE_AUTOREFRESH = True

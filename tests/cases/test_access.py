@@ -77,7 +77,7 @@ def test_files_are_served_only_through_the_access_checked_view(image, clinician_
     response = clinician_client.get(reverse("cases:image-file", args=[image.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "image/jpeg"
-    assert "private" in response["Cache-Control"]
+    assert response["Cache-Control"] == "no-store"
     body = b"".join(response.streaming_content)
     assert body == image.file.open("rb").read()
 

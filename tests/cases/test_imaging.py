@@ -144,3 +144,11 @@ def test_thumbnail_is_small_jpeg():
     thumbnail = decoded(result.thumbnail_jpeg)
     assert thumbnail.format == "JPEG"
     assert max(thumbnail.size) == 320
+
+
+def test_multi_picture_jpeg_from_a_phone_is_accepted_as_its_first_picture():
+    data = images.mpo(64, 48)
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    result = normalise(data, filename="IMG_0042.JPG")
+    assert result.source_format == "JPEG"
+    assert (result.width, result.height) == (64, 48)

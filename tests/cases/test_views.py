@@ -214,3 +214,88 @@ def test_dashboard_lists_my_patients_and_recent_uploads(clinician, clinician_cli
     response = clinician_client.get(reverse("cases:dashboard"))
     assert list(response.context["patients"]) == [image.lesion.patient]
     assert list(response.context["recent_images"]) == [image]
+
+
+def test_heic_and_oversize_files_through_the_ui(clinician, clinician_client, settings):
+    lesion = LesionFactory(patient__owner=clinician)
+    url = reverse("cases:image-upload", args=[lesion.pk])
+    data = {"captured_on": "2026-02-01", "modality": "dermoscopic"}
+    response = clinician_client.post(url, {**data, "files": [SimpleUploadedFile("IMG_1.HEIC", images.heic())]})
+    assert response.status_code == 302
+    assert lesion.images.get().source_format == "HEIC/HEIF"
+
+    settings.SKINPORTAL_MAX_UPLOAD_BYTES = 1_000
+    response = clinician_client.post(
+        url, {**data, "files": [SimpleUploadedFile("huge.jpg", images.jpeg(400, 300, seed=3))]}
+    )
+    assert response.status_code == 400
+    assert response.context["rejections"][0].startswith("huge.jpg: the file is")
+    assert lesion.images.count() == 1
+
+
+def test_too_many_files_get_a_clear_message(clinician, clinician_client, settings):
+    settings.SKINPORTAL_MAX_FILES_PER_UPLOAD = 2
+    lesion = LesionFactory(patient__owner=clinician)
+    files = [SimpleUploadedFile(f"{n}.jpg", images.jpeg(seed=n)) for n in range(3)]
+    response = clinician_client.post(
+        reverse("cases:image-upload", args=[lesion.pk]),
+        {"captured_on": "2026-02-01", "modality": "dermoscopic", "files": files},
+    )
+    assert response.status_code == 400
+    assert "Upload at most 2 files at once." in response.content.decode()
+    assert not lesion.images.exists()
+
+
+def test_care_team_member_does_not_see_the_uploaders_file_name(clinician):
+    image = LesionImageFactory(lesion__patient__owner=clinician, original_filename="IMG_4711.HEIC")
+    colleague = UserFactory()
+    PatientShare.objects.create(patient=image.lesion.patient, clinician=colleague, granted_by=clinician)
+    from django.test import Client
+
+    client = Client()
+    client.force_login(colleague)
+    page = client.get(image.get_absolute_url())
+    assert page.status_code == 200
+    assert "IMG_4711.HEIC" not in page.content.decode()
+
+
+def test_access_ends_when_the_share_is_revoked(clinician, clinician_client):
+    image = LesionImageFactory(lesion__patient__owner=clinician)
+    patient = image.lesion.patient
+    colleague = UserFactory()
+    PatientShare.objects.create(patient=patient, clinician=colleague, granted_by=clinician)
+    from django.test import Client
+
+    client = Client()
+    client.force_login(colleague)
+    assert client.get(image.get_file_url()).status_code == 200
+
+    clinician_client.post(reverse("cases:patient-unshare", args=[patient.pk, colleague.pk]))
+    for url in (patient.get_absolute_url(), image.get_absolute_url(), image.get_file_url()):
+        assert client.get(url).status_code == 404
+
+
+def test_revoking_someone_without_access_says_so(clinician, clinician_client):
+    patient = PatientFactory(owner=clinician)
+    stranger = UserFactory(first_name="Sam", last_name="Stranger")
+    response = clinician_client.post(reverse("cases:patient-unshare", args=[patient.pk, stranger.pk]), follow=True)
+    assert "Sam Stranger was not on this patient" in response.content.decode()
+
+
+def test_a_taken_mrn_is_refused_without_revealing_the_other_record(clinician_client, other_clinician):
+    PatientFactory(owner=other_clinician, identifier="MRN-SECRET", family_name="Hidden")
+    response = clinician_client.post(
+        reverse("cases:patient-create"),
+        {
+            "identifier": "MRN-SECRET",
+            "given_name": "Ana",
+            "family_name": "Silva",
+            "date_of_birth": "1975-04-02",
+            "sex": "female",
+        },
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "This MRN cannot be registered" in page
+    assert "already exists" not in page and "Hidden" not in page
+    assert Patient.objects.filter(identifier="MRN-SECRET").count() == 1

@@ -64,7 +64,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, images: Path, **options) -> None:
         if not settings.SKINPORTAL_ALLOW_DEMO_USERS:
-            raise CommandError("Demo users are only created by the local default settings, never in production.")
+            raise CommandError(
+                "Demo users are only created by the local default settings on SQLite, never in production."
+            )
         self.stdout.write("Demo accounts (local default only):")
         users = {}
         for username, password, first_name, last_name, is_admin in DEMO_USERS:

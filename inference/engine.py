@@ -1,0 +1,133 @@
+"""The inference engine used by the workers: one LiteRT forward pass gives the logits and the
+Grad-CAM class maps of every class.
+
+Why this is Grad-CAM exactly: the classifier's head is global average pooling followed by one
+dense layer, so the gradient of class c's score before softmax with respect to the last
+convolutional block's output A (h×w×k) is W[k, c] / (h·w) at every position. Grad-CAM's channel
+weights (the spatial mean of that gradient) are therefore W[:, c] / (h·w), and the map is
+ReLU(Σ_k W[k, c] A_k) up to that positive constant, which the normalisation removes. The
+exported model computes Σ_k W[k, c] A_k for every class as a 1×1 convolution, so one forward
+pass gives the probabilities and every class's map. ``tests/inference/test_engine.py`` checks
+this against a GradientTape Grad-CAM on the Keras model.
+
+No TensorFlow here: a worker process that imports this module stays small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+CAM_EPSILON = 1e-7
+
+
+class ModelFileError(Exception):
+    """A model file is missing or is not the file that was registered."""
+
+
+def sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def models_dir() -> Path:
+    return Path(settings.SKINPORTAL_MODELS_DIR)
+
+
+def verified_path(relative: str, *, sha256: str) -> Path:
+    """The absolute path of a registered model file, after checking its SHA-256."""
+    path = models_dir() / relative
+    if not path.is_file():
+        raise ModelFileError(f"Model file {path} is missing.")
+    actual = sha256_of_file(path)
+    if actual != sha256:
+        raise ModelFileError(
+            f"Model file {path} has SHA-256 {actual}, but {sha256} was registered; refusing to load it."
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class EngineOutput:
+    logits: np.ndarray  # (classes,)
+    class_maps: np.ndarray  # (h, w, classes): Σ_k W[k, c] A_k, before ReLU
+
+
+def softmax(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    scaled -= scaled.max()
+    exp = np.exp(scaled)
+    return exp / exp.sum()
+
+
+def normalised_cam(class_maps: np.ndarray, class_index: int) -> np.ndarray:
+    """Grad-CAM for one class: ReLU, then divided by its maximum (plus an epsilon), in [0, 1]."""
+    cam = np.maximum(class_maps[..., class_index].astype(np.float32), 0.0)
+    return cam / (cam.max() + CAM_EPSILON)
+
+
+class LiteRTEngine:
+    """A LiteRT interpreter of an exported model with outputs (logits, class maps)."""
+
+    def __init__(self, path: Path, *, num_threads: int = 1) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        self._interpreter.allocate_tensors()
+        (input_detail,) = self._interpreter.get_input_details()
+        self._input_index = input_detail["index"]
+        self.input_size = int(input_detail["shape"][1])
+        outputs = self._interpreter.get_output_details()
+        self._logits_index = next(o["index"] for o in outputs if len(o["shape"]) == 2)
+        self._maps_index = next(o["index"] for o in outputs if len(o["shape"]) == 4)
+        self._lock = threading.Lock()  # an interpreter is not safe to share between threads
+
+    def run(self, image: np.ndarray) -> EngineOutput:
+        batch = np.ascontiguousarray(image[None], dtype=np.float32)
+        with self._lock:
+            self._interpreter.set_tensor(self._input_index, batch)
+            self._interpreter.invoke()
+            logits = self._interpreter.get_tensor(self._logits_index)[0].copy()
+            class_maps = self._interpreter.get_tensor(self._maps_index)[0].copy()
+        return EngineOutput(logits=logits, class_maps=class_maps)
+
+
+_engines: dict[tuple[int, str], LiteRTEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def inference_threads() -> int:
+    return int(os.environ.get("SKINPORTAL_INFERENCE_THREADS", settings.SKINPORTAL_INFERENCE_THREADS))
+
+
+def get_engine(model_version) -> LiteRTEngine:
+    """The engine of a model version, loaded once per process (after a worker's fork, on first
+    use or by the worker_process_init warm-up) and verified against its registered SHA-256."""
+    key = (model_version.pk, model_version.runtime_sha256)
+    engine = _engines.get(key)
+    if engine is None:
+        with _engines_lock:
+            engine = _engines.get(key)
+            if engine is None:
+                path = verified_path(model_version.runtime_file, sha256=model_version.runtime_sha256)
+                engine = LiteRTEngine(path, num_threads=inference_threads())
+                _engines[key] = engine
+    return engine
+
+
+def loaded_engine_count() -> int:
+    return len(_engines)
+
+
+def clear_engines() -> None:
+    with _engines_lock:
+        _engines.clear()
