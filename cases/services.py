@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from inference.services import prediction_request
 
 from .imaging import ImageRejected, NormalisedImage, normalise_upload
 from .models import AnatomicSite, Lesion, LesionImage, LesionStatus, Modality, Patient, PatientShare, Sex
@@ -193,7 +194,8 @@ def image_upload(
     captured_on: datetime.date | None = None,
     modality: str = Modality.DERMOSCOPIC,
 ) -> UploadResult:
-    """Store one or several images of a lesion, all or nothing.
+    """Store one or several images of a lesion, all or nothing, and queue a prediction of each
+    by the active model.
 
     Every file is checked first; if any is rejected, ``UploadRejected`` lists every rejected
     file and nothing is stored. Files whose pixels the lesion already has (or that repeat
@@ -271,6 +273,8 @@ def image_upload(
                     ) from error
                 seen[normalised.sha256] = image
                 result.stored.append(image)
+                # Queued now, sent to a worker once this transaction commits.
+                prediction_request(image=image, requested_by=uploaded_by)
     except BaseException:
         # The rows were rolled back; remove their files too so nothing is left half-done.
         for name in written:

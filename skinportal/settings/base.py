@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "storages",
     "accounts",
     "cases",
+    "inference",
 ]
 
 MIDDLEWARE = [
@@ -165,3 +166,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# Inference: model files (the bundled model lives in models/) and LiteRT threads per process.
+SKINPORTAL_MODELS_DIR = Path(env("SKINPORTAL_MODELS_DIR", default=str(BASE_DIR / "models")))
+SKINPORTAL_INFERENCE_THREADS = env.int("SKINPORTAL_INFERENCE_THREADS", default=1)

@@ -1,0 +1,348 @@
+"""Writes for the model registry and predictions. The task, the views, the admin and the
+management commands all call these."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image
+
+from accounts.models import User
+from cases.models import LesionImage
+
+from . import heatmaps
+from .engine import ModelFileError, get_engine, models_dir, normalised_cam, sha256_of_file, softmax
+from .models import CLASSES, MALIGNANT_CLASSES, ModelVersion, Prediction, PredictionStatus
+from .preprocessing import PREPROCESSING_ID, load_rgb, preprocess
+
+logger = logging.getLogger(__name__)
+
+#: The fast engine must agree with the Keras Grad-CAM reference to these tolerances.
+PROBABILITY_TOLERANCE = 1e-4
+MAP_TOLERANCE = 1e-2
+
+
+# Model registry -------------------------------------------------------------------------
+
+
+def card_path_for(model_path: Path) -> Path:
+    return model_path.with_suffix(".card.json")
+
+
+def runtime_path_for(model_path: Path) -> Path:
+    return model_path.with_suffix(".tflite")
+
+
+def _validated_card(card: dict, *, source: Path) -> dict:
+    def fail(message: str):
+        raise ValidationError(f"Model card {source}: {message}")
+
+    required = ("name", "version", "architecture", "input_size", "classes", "preprocessing", "gradcam_layer")
+    missing = [key for key in (*required, "thresholds") if key not in card]
+    if missing:
+        fail(f"missing {', '.join(missing)}.")
+    if sorted(card["classes"]) != sorted(CLASSES):
+        fail(f"classes must be {', '.join(CLASSES)} in the model's output order, not {card['classes']}.")
+    if card["preprocessing"] != PREPROCESSING_ID:
+        fail(f"preprocessing {card['preprocessing']!r} is not this code's {PREPROCESSING_ID!r}.")
+    thresholds = card["thresholds"]
+    if not (0.0 <= thresholds.get("medium", -1) <= thresholds.get("high", -1) <= 1.0):
+        fail('thresholds must be {"medium": t1, "high": t2} with 0 <= t1 <= t2 <= 1.')
+    if float(card.get("temperature", 1.0)) <= 0:
+        fail("temperature must be positive.")
+    return card
+
+
+def _check_runtime_matches_keras(*, keras_path: Path, runtime_path: Path, card: dict) -> None:
+    """Refuse a runtime export that does not reproduce the Keras model (probabilities and maps)."""
+    from . import keras_model
+    from .engine import LiteRTEngine
+
+    model = keras_model.keras.models.load_model(keras_path, compile=False)
+    engine = LiteRTEngine(runtime_path, num_threads=1)
+    rng = np.random.default_rng(0)
+    size = int(card["input_size"])
+    temperature = float(card.get("temperature", 1.0))
+    for _ in range(2):
+        probe = rng.uniform(-1.0, 1.0, (size, size, 3)).astype(np.float32)
+        output = engine.run(probe)
+        for class_index in range(len(card["classes"])):
+            logits, reference_cam = keras_model.gradcam_reference(model, probe, class_index)
+            probability_error = np.abs(
+                softmax(output.logits, temperature=temperature) - softmax(logits, temperature=temperature)
+            ).max()
+            map_error = np.abs(normalised_cam(output.class_maps, class_index) - reference_cam).max()
+            if probability_error > PROBABILITY_TOLERANCE or map_error > MAP_TOLERANCE:
+                raise ValidationError(
+                    f"{runtime_path} does not reproduce {keras_path}: probabilities differ by {probability_error:.2e}, "
+                    f"maps by {map_error:.2e}."
+                )
+
+
+def model_version_register(*, keras_path: Path, activate: bool = False) -> ModelVersion:
+    """Register a Keras model file with its card (``<name>.card.json`` beside it).
+
+    The file (and its LiteRT export, made here if missing) is copied into the models folder
+    unless it is already there; the export is checked against the Keras model before anything
+    is recorded. The first registered version becomes active."""
+    keras_path = keras_path.resolve()
+    if not keras_path.is_file():
+        raise ValidationError(f"{keras_path} does not exist.")
+    card_file = card_path_for(keras_path)
+    if not card_file.is_file():
+        raise ValidationError(f"{keras_path} has no model card {card_file.name} beside it.")
+    card = _validated_card(json.loads(card_file.read_text()), source=card_file)
+    if ModelVersion.objects.filter(name=card["name"], version=card["version"]).exists():
+        raise ValidationError(f"{card['name']} {card['version']} is already registered.")
+
+    runtime_path = runtime_path_for(keras_path)
+    if not runtime_path.is_file():
+        from . import keras_model
+
+        model = keras_model.keras.models.load_model(keras_path, compile=False)
+        keras_model.export_runtime(model, runtime_path)
+    _check_runtime_matches_keras(keras_path=keras_path, runtime_path=runtime_path, card=card)
+
+    target_dir = models_dir().resolve()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    stored = []
+    for source in (keras_path, runtime_path, card_file):
+        target = target_dir / source.name
+        if source != target:
+            shutil.copyfile(source, target)
+        stored.append(target)
+
+    with transaction.atomic():
+        version = ModelVersion.objects.create(
+            name=card["name"],
+            version=card["version"],
+            file=stored[0].relative_to(target_dir).as_posix(),
+            sha256=sha256_of_file(stored[0]),
+            runtime_file=stored[1].relative_to(target_dir).as_posix(),
+            runtime_sha256=sha256_of_file(stored[1]),
+            architecture=card["architecture"],
+            input_size=int(card["input_size"]),
+            class_labels=list(card["classes"]),
+            preprocessing=card["preprocessing"],
+            gradcam_layer=card["gradcam_layer"],
+            temperature=float(card.get("temperature", 1.0)),
+            thresholds={"medium": float(card["thresholds"]["medium"]), "high": float(card["thresholds"]["high"])},
+            metrics=card.get("metrics", {}),
+            card=card,
+        )
+        if activate or not ModelVersion.objects.filter(is_active=True).exists():
+            version = model_version_activate(model_version=version)
+    return version
+
+
+@transaction.atomic
+def model_version_activate(*, model_version: ModelVersion) -> ModelVersion:
+    """Make this the one active version. New uploads are predicted with it; earlier results stay."""
+    ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=model_version.pk).update(is_active=False)
+    ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True)
+    model_version.refresh_from_db()
+    return model_version
+
+
+@transaction.atomic
+def model_version_set_metrics(*, model_version: ModelVersion, metrics: dict) -> ModelVersion:
+    model_version.metrics = metrics
+    model_version.save(update_fields=["metrics"])
+    return model_version
+
+
+# Predictions ----------------------------------------------------------------------------
+
+
+def _enqueue_on_commit(prediction_id: int) -> None:
+    """Send the task once the prediction row is committed. A broker that cannot be reached
+    does not fail the upload: the prediction stays queued in the database."""
+    from .tasks import run_prediction
+
+    def send() -> None:
+        try:
+            run_prediction.delay(prediction_id)
+        except Exception:
+            logger.exception("Could not enqueue prediction %s; it stays queued", prediction_id)
+
+    transaction.on_commit(send)
+
+
+def prediction_request(
+    *, image: LesionImage, requested_by: User | None, model_version: ModelVersion | None = None
+) -> Prediction | None:
+    """Queue a prediction of ``image`` by ``model_version`` (default: the active one) and send
+    it to a worker after commit. Returns None when no model version is active."""
+    model_version = model_version or ModelVersion.objects.active()
+    if model_version is None:
+        logger.warning("No active model version: image %s gets no prediction", image.pk)
+        return None
+    prediction = Prediction.objects.create(image=image, model_version=model_version, requested_by=requested_by)
+    _enqueue_on_commit(prediction.pk)
+    return prediction
+
+
+def prediction_rerun(*, prediction: Prediction, requested_by: User | None) -> Prediction | None:
+    """A new prediction of the same image by the active model; the old one stays as history."""
+    return prediction_request(image=prediction.image, requested_by=requested_by)
+
+
+@dataclass(frozen=True)
+class _Result:
+    probabilities: np.ndarray
+    class_maps: np.ndarray
+    heatmap_class: str
+    heatmap_jpeg: bytes
+    raw_map_npy: bytes
+    preprocess_ms: float
+    inference_ms: float
+    overlay_ms: float
+
+
+class UnreadableImage(Exception):
+    pass
+
+
+def _read_image(image: LesionImage) -> Image.Image:
+    """Read the stored file (storage errors propagate: they are transient) and decode it (a
+    decoding error is permanent)."""
+    with image.file.open("rb") as handle:
+        data = handle.read()
+    try:
+        return load_rgb(data)
+    except Exception as error:
+        raise UnreadableImage(f"The stored image could not be decoded ({error}).") from error
+
+
+def _compute(prediction: Prediction) -> _Result:
+    model_version = prediction.model_version
+    engine = get_engine(model_version)
+    started = time.perf_counter()
+    rgb = _read_image(prediction.image)
+    model_input = preprocess(rgb, size=model_version.input_size)
+    after_preprocess = time.perf_counter()
+    output = engine.run(model_input)
+    probabilities = softmax(output.logits, temperature=model_version.temperature)
+    class_index = int(np.argmax(probabilities))
+    cam = normalised_cam(output.class_maps, class_index)
+    after_inference = time.perf_counter()
+    picture = heatmaps.overlay(np.asarray(rgb), cam)
+    heatmap_jpeg = heatmaps.encode_jpeg(picture)
+    after_overlay = time.perf_counter()
+    raw = io.BytesIO()
+    np.save(raw, output.class_maps.astype(np.float32), allow_pickle=False)
+    return _Result(
+        probabilities=probabilities,
+        class_maps=output.class_maps,
+        heatmap_class=model_version.class_labels[class_index],
+        heatmap_jpeg=heatmap_jpeg,
+        raw_map_npy=raw.getvalue(),
+        preprocess_ms=(after_preprocess - started) * 1000,
+        inference_ms=(after_inference - after_preprocess) * 1000,
+        overlay_ms=(after_overlay - after_inference) * 1000,
+    )
+
+
+def _claim(prediction_id: int) -> Prediction | None:
+    """Mark a queued (or abandoned running) prediction as running; None if it is finished."""
+    with transaction.atomic():
+        prediction = (
+            Prediction.objects.select_for_update().select_related("model_version", "image").get(pk=prediction_id)
+        )
+        if prediction.is_finished:
+            return None
+        prediction.status = PredictionStatus.RUNNING
+        prediction.started_at = timezone.now()
+        prediction.attempts += 1
+        prediction.save(update_fields=["status", "started_at", "attempts"])
+        return prediction
+
+
+def prediction_fail(*, prediction_id: int, reason: str) -> Prediction:
+    with transaction.atomic():
+        prediction = Prediction.objects.select_for_update().get(pk=prediction_id)
+        if not prediction.is_finished:
+            prediction.status = PredictionStatus.FAILED
+            prediction.error = reason
+            prediction.finished_at = timezone.now()
+            prediction.save(update_fields=["status", "error", "finished_at"])
+        return prediction
+
+
+def prediction_run(*, prediction_id: int) -> Prediction:
+    """Compute a prediction. Idempotent: a finished prediction is returned unchanged, and of two
+    deliveries racing on one prediction only the first to finish records its result.
+
+    Permanent problems (an undecodable image, a missing or altered model file) end the
+    prediction as failed with a readable reason; transient ones (database, storage) propagate
+    so that the task retries."""
+    prediction = _claim(prediction_id)
+    if prediction is None:
+        return Prediction.objects.get(pk=prediction_id)
+    begun = time.perf_counter()
+    try:
+        result = _compute(prediction)
+    except (UnreadableImage, ModelFileError) as error:
+        return prediction_fail(prediction_id=prediction_id, reason=str(error))
+
+    heatmap_name = raw_map_name = None
+    try:
+        with transaction.atomic():
+            locked = Prediction.objects.select_for_update().get(pk=prediction_id)
+            if locked.is_finished:
+                return locked
+            locked.heatmap.save("heatmap.jpg", ContentFile(result.heatmap_jpeg), save=False)
+            heatmap_name = locked.heatmap.name
+            locked.raw_map.save("map.npy", ContentFile(result.raw_map_npy), save=False)
+            raw_map_name = locked.raw_map.name
+            bcc, mel, nv = (float(result.probabilities[locked.model_version.class_labels.index(c)]) for c in CLASSES)
+            locked.probability_bcc, locked.probability_mel, locked.probability_nv = bcc, mel, nv
+            predicted = max(CLASSES, key=lambda c: locked.probabilities[c])
+            locked.predicted_class = predicted
+            locked.malignant = predicted in MALIGNANT_CLASSES
+            locked.risk_level = locked.model_version.risk_level(malignant_probability=bcc + mel)
+            locked.heatmap_class = result.heatmap_class
+            locked.preprocess_ms = result.preprocess_ms
+            locked.inference_ms = result.inference_ms
+            locked.overlay_ms = result.overlay_ms
+            locked.total_ms = (time.perf_counter() - begun) * 1000
+            locked.status = PredictionStatus.SUCCEEDED
+            locked.error = ""
+            locked.finished_at = timezone.now()
+            locked.save()
+            return locked
+    except BaseException:
+        for name in (heatmap_name, raw_map_name):
+            if name:
+                Prediction._meta.get_field("heatmap").storage.delete(name)
+        raise
+
+
+def heatmap_render(*, prediction: Prediction, class_label: str | None = None, opacity: float | None = None) -> bytes:
+    """The Grad-CAM overlay of a succeeded prediction for any class and opacity, from its stored
+    raw maps (no model run). Opacity 1 gives the coloured map alone."""
+    if prediction.status != PredictionStatus.SUCCEEDED:
+        raise ValidationError("This prediction has no heatmap.")
+    labels = prediction.model_version.class_labels
+    class_label = class_label or prediction.heatmap_class
+    if class_label not in labels:
+        raise ValidationError(f"Unknown class {class_label!r}; choose one of {', '.join(labels)}.")
+    opacity = heatmaps.DEFAULT_OPACITY if opacity is None else opacity
+    if not 0.0 <= opacity <= 1.0:
+        raise ValidationError("Opacity must be between 0 and 1.")
+    with prediction.raw_map.open("rb") as handle:
+        class_maps = np.load(io.BytesIO(handle.read()), allow_pickle=False)
+    rgb = np.asarray(_read_image(prediction.image))
+    cam = normalised_cam(class_maps, labels.index(class_label))
+    return heatmaps.encode_jpeg(heatmaps.overlay(rgb, cam, opacity=opacity))

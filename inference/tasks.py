@@ -1,0 +1,74 @@
+"""Celery tasks: take an id, call a service. State lives in the database (Prediction.status)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+from django.db import DatabaseError, close_old_connections
+
+from . import services
+from .engine import get_engine
+from .models import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+SOFT_TIME_LIMIT = 60
+HARD_TIME_LIMIT = 90
+MAX_RETRIES = 5
+#: Errors worth another attempt: the database or the file storage was briefly unreachable.
+TRANSIENT_ERRORS = (DatabaseError, OSError, ConnectionError, TimeoutError)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=SOFT_TIME_LIMIT,
+    time_limit=HARD_TIME_LIMIT,
+    max_retries=MAX_RETRIES,
+)
+def run_prediction(self, prediction_id: int) -> str:
+    """Compute one prediction. Safe to deliver twice: a finished prediction is left as it is."""
+    try:
+        prediction = services.prediction_run(prediction_id=prediction_id)
+    except SoftTimeLimitExceeded:
+        services.prediction_fail(
+            prediction_id=prediction_id, reason=f"The analysis took longer than {SOFT_TIME_LIMIT} s and was stopped."
+        )
+        return "failed"
+    except TRANSIENT_ERRORS as error:
+        close_old_connections()
+        if self.request.retries >= self.max_retries:
+            logger.exception("Prediction %s failed after %s attempts", prediction_id, self.request.retries + 1)
+            services.prediction_fail(
+                prediction_id=prediction_id,
+                reason=f"Gave up after {self.request.retries + 1} attempts: {type(error).__name__}: {error}",
+            )
+            return "failed"
+        raise self.retry(exc=error, countdown=min(2 ** (self.request.retries + 1), 60)) from error
+    except Exception as error:
+        # Anything else is a bug or a broken model file: record it, keep the worker alive.
+        logger.exception("Prediction %s failed", prediction_id)
+        services.prediction_fail(
+            prediction_id=prediction_id, reason=f"Unexpected error: {type(error).__name__}: {error}"
+        )
+        return "failed"
+    return prediction.status
+
+
+@worker_process_init.connect
+def load_active_model(**kwargs) -> None:
+    """Load the active model in each worker child right after the fork (never in the parent,
+    which must not hold TensorFlow Lite state across fork), so the first task is not slow."""
+    try:
+        close_old_connections()
+        model_version = ModelVersion.objects.active()
+        if model_version is not None:
+            get_engine(model_version)
+    except Exception:
+        logger.exception("Could not preload the active model; it will load on the first task")
+    finally:
+        close_old_connections()
