@@ -13,11 +13,14 @@ from PIL import Image
 pillow_heif.register_heif_opener()
 
 
-def lesion_like(width: int = 64, height: int = 48, *, seed: int = 0) -> Image.Image:
-    """A skin-coloured image with a dark, off-centre blob and some texture."""
+def lesion_like(
+    width: int = 64, height: int = 48, *, seed: int = 0, centre: tuple[float, float] = (0.4, 0.6)
+) -> Image.Image:
+    """A skin-coloured image with a dark blob (the "lesion") at ``centre`` (fractions of height
+    and width; off-centre by default) and some texture."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width]
-    cy, cx = height * 0.4, width * 0.6
+    cy, cx = height * centre[0], width * centre[1]
     blob = np.exp(-(((yy - cy) / (height * 0.2)) ** 2 + ((xx - cx) / (width * 0.2)) ** 2))
     base = np.stack([np.full_like(blob, 205.0), np.full_like(blob, 150.0), np.full_like(blob, 120.0)], axis=-1)
     dark = np.array([70.0, 40.0, 30.0])

@@ -1,0 +1,77 @@
+"""The fast engine (LiteRT, closed-form Grad-CAM) against the textbook Keras Grad-CAM."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from inference import engine, keras_model
+from inference.engine import LiteRTEngine, ModelFileError, normalised_cam, softmax
+
+from .model_fixture import lesion_batch
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def keras_and_runtime(test_model_dir):
+    keras_path = next(test_model_dir.glob("*.keras"))
+    model = keras_model.keras.models.load_model(keras_path, compile=False)
+    return model, LiteRTEngine(keras_path.with_suffix(".tflite"))
+
+
+def test_runtime_matches_the_keras_gradcam_reference(keras_and_runtime):
+    model, runtime = keras_and_runtime
+    inputs = lesion_batch([(0.3, 0.3), (0.7, 0.6), (0.5, 0.5)], seed=40)
+    for image in inputs:
+        output = runtime.run(image)
+        for class_index in range(3):
+            logits, reference_cam = keras_model.gradcam_reference(model, image, class_index)
+            assert np.abs(softmax(output.logits) - softmax(logits)).max() <= 1e-4
+            assert np.abs(normalised_cam(output.class_maps, class_index) - reference_cam).max() <= 1e-2
+
+
+def test_probabilities_sum_to_one_and_depend_on_the_image(keras_and_runtime):
+    _, runtime = keras_and_runtime
+    first, second = (softmax(runtime.run(image).logits) for image in lesion_batch([(0.3, 0.3), (0.7, 0.7)], seed=9))
+    assert first.sum() == pytest.approx(1.0) and second.sum() == pytest.approx(1.0)
+    assert np.abs(first - second).max() > 0.05
+    assert np.abs(first - 1 / 3).max() > 0.05  # not the constant 1/3 of an uncalibrated network
+
+
+def test_map_is_not_constant(keras_and_runtime):
+    _, runtime = keras_and_runtime
+    cam = normalised_cam(runtime.run(lesion_batch([(0.4, 0.6)], seed=3)[0]).class_maps, 1)
+    assert cam.max() == pytest.approx(1.0, abs=1e-6)
+    assert cam.std() > 0.05
+
+
+def test_map_peak_follows_the_lesion_when_the_image_is_shifted(localising_model_dir):
+    runtime = LiteRTEngine(next(localising_model_dir.glob("*.tflite")))
+    peaks = {}
+    for centre in [(0.3, 0.3), (0.3, 0.7), (0.7, 0.3), (0.7, 0.7)]:
+        cam = normalised_cam(runtime.run(lesion_batch([centre], seed=77)[0]).class_maps, 1)
+        y, x = np.unravel_index(cam.argmax(), cam.shape)
+        peaks[centre] = ((y + 0.5) / cam.shape[0], (x + 0.5) / cam.shape[1])
+        assert abs(peaks[centre][0] - centre[0]) <= 0.2 and abs(peaks[centre][1] - centre[1]) <= 0.2, peaks
+    assert peaks[(0.7, 0.7)][0] > peaks[(0.3, 0.3)][0] and peaks[(0.7, 0.7)][1] > peaks[(0.3, 0.3)][1]
+
+
+def test_a_model_file_that_changed_is_refused(model_version, models_dir, tmp_path, settings):
+    copy = tmp_path / "models"
+    shutil.copytree(models_dir, copy)
+    settings.SKINPORTAL_MODELS_DIR = copy
+    with (copy / model_version.runtime_file).open("ab") as handle:
+        handle.write(b"tampered")
+    engine.clear_engines()
+    with pytest.raises(ModelFileError, match="refusing to load"):
+        engine.get_engine(model_version)
+
+
+def test_the_engine_is_loaded_once_per_process(model_version):
+    engine.clear_engines()
+    first = engine.get_engine(model_version)
+    assert engine.get_engine(model_version) is first
+    assert engine.loaded_engine_count() == 1
