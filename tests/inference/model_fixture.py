@@ -24,7 +24,8 @@ from .. import images
 INPUT_SIZE = 224
 CLASSES = ["BCC", "MEL", "NV"]
 THRESHOLDS = {"medium": 0.3, "high": 0.6}
-SHARED_WEIGHTS = Path(__file__).resolve().parents[2].parent / "shared/data/weights/mobilenetv2_1.00_backbone_stanford_dogs.h5"
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED_WEIGHTS = SHARED_DATA / "weights" / "mobilenetv2_1.00_backbone_stanford_dogs.h5"
 
 
 def blob_centres(count: int, seed: int) -> list[tuple[float, float]]:
@@ -43,7 +44,7 @@ def _fit_lesion_head(model, batch: np.ndarray, centres) -> None:
 
     features = keras_model.keras.Model(model.input, model.get_layer(keras_model.GRADCAM_LAYER).output)
     maps = np.asarray(features(batch, training=False), dtype=np.float64)  # (n, h, w, k)
-    n, h, w, k = maps.shape
+    _, h, w, k = maps.shape
     yy, xx = np.mgrid[0:h, 0:w]
     target = np.stack(
         [np.exp(-(((yy + 0.5) / h - cy) ** 2 + ((xx + 0.5) / w - cx) ** 2) / (2 * 0.12**2)) for cy, cx in centres]
