@@ -69,7 +69,7 @@ def _check_runtime_matches_keras(*, keras_path: Path, runtime_path: Path, card: 
     from . import keras_model
     from .engine import LiteRTEngine
 
-    model = keras_model.keras.models.load_model(keras_path, compile=False)
+    reference = keras_model.GradCamReference(keras_model.keras.models.load_model(keras_path, compile=False))
     engine = LiteRTEngine(runtime_path, num_threads=1)
     rng = np.random.default_rng(0)
     size = int(card["input_size"])
@@ -78,7 +78,7 @@ def _check_runtime_matches_keras(*, keras_path: Path, runtime_path: Path, card: 
         probe = rng.uniform(-1.0, 1.0, (size, size, 3)).astype(np.float32)
         output = engine.run(probe)
         for class_index in range(len(card["classes"])):
-            logits, reference_cam = keras_model.gradcam_reference(model, probe, class_index)
+            logits, reference_cam = reference(probe, class_index)
             probability_error = np.abs(
                 softmax(output.logits, temperature=temperature) - softmax(logits, temperature=temperature)
             ).max()
@@ -90,12 +90,13 @@ def _check_runtime_matches_keras(*, keras_path: Path, runtime_path: Path, card: 
                 )
 
 
-def model_version_register(*, keras_path: Path, activate: bool = False) -> ModelVersion:
+def model_version_register(*, keras_path: Path, activate: bool = False, skip_registered: bool = False) -> ModelVersion:
     """Register a Keras model file with its card (``<name>.card.json`` beside it).
 
     The file (and its LiteRT export, made here if missing) is copied into the models folder
     unless it is already there; the export is checked against the Keras model before anything
-    is recorded. The first registered version becomes active."""
+    is recorded. The first registered version becomes active. With ``skip_registered``, a
+    name and version registered already is returned as it is (after checking it is the same file)."""
     keras_path = keras_path.resolve()
     if not keras_path.is_file():
         raise ValidationError(f"{keras_path} does not exist.")
@@ -103,8 +104,15 @@ def model_version_register(*, keras_path: Path, activate: bool = False) -> Model
     if not card_file.is_file():
         raise ValidationError(f"{keras_path} has no model card {card_file.name} beside it.")
     card = _validated_card(json.loads(card_file.read_text()), source=card_file)
-    if ModelVersion.objects.filter(name=card["name"], version=card["version"]).exists():
-        raise ValidationError(f"{card['name']} {card['version']} is already registered.")
+    existing = ModelVersion.objects.filter(name=card["name"], version=card["version"]).first()
+    if existing is not None:
+        if not skip_registered:
+            raise ValidationError(f"{card['name']} {card['version']} is already registered.")
+        if existing.sha256 != sha256_of_file(keras_path):
+            raise ValidationError(f"{existing} is registered with another file than {keras_path}.")
+        if activate and not existing.is_active:
+            existing = model_version_activate(model_version=existing)
+        return existing
 
     runtime_path = runtime_path_for(keras_path)
     if not runtime_path.is_file():
