@@ -12,7 +12,7 @@ from . import services
 from .models import Lesion, LesionImage, Patient, PatientShare
 
 
-def _thumbnail(image: LesionImage, size: int = 80) -> str:
+def thumbnail_html(image: LesionImage, size: int = 80) -> str:
     return format_html(
         '<a href="{}"><img src="{}" alt="Image {} of {}" style="max-width:{}px;max-height:{}px"></a>',
         image.get_absolute_url(),
@@ -131,7 +131,7 @@ class LesionImageInline(admin.TabularInline):
 
     @admin.display(description="image")
     def preview(self, obj: LesionImage) -> str:
-        return _thumbnail(obj)
+        return thumbnail_html(obj)
 
 
 @admin.register(Lesion)
@@ -210,11 +210,11 @@ class LesionImageAdmin(VisibleToUserAdmin):
 
     @admin.display(description="image")
     def preview(self, obj: LesionImage) -> str:
-        return _thumbnail(obj)
+        return thumbnail_html(obj)
 
     @admin.display(description="image")
     def large_preview(self, obj: LesionImage) -> str:
-        return _thumbnail(obj, size=320)
+        return thumbnail_html(obj, size=320)
 
     @admin.display(ordering="lesion__patient__family_name")
     def patient(self, obj: LesionImage) -> Patient:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from inference.selectors import timeline_risks
+from inference.views import analysis_context
+
 from . import selectors, services
+from .files import serve_private_file
 from .forms import ImageUploadForm, LesionForm, PatientForm, PatientSearchForm, ShareForm
 from .models import LesionImage
 
@@ -145,13 +149,15 @@ def lesion_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
 @require_GET
 def lesion_detail(request: HttpRequest, pk: int) -> HttpResponse:
     lesion = selectors.lesion_get(user=request.user, pk=pk)
+    images = list(selectors.image_timeline(lesion=lesion))
+    predictions = timeline_risks(images=images)
     return render(
         request,
         "cases/lesion_detail.html",
         {
             "lesion": lesion,
             "patient": lesion.patient,
-            "images": selectors.image_timeline(lesion=lesion),
+            "timeline": [(image, predictions[image.pk]) for image in images],
             "upload_form": ImageUploadForm(),
         },
     )
@@ -219,6 +225,7 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "cases/image_detail.html",
         {
+            **analysis_context(request=request, image=image),
             "image": image,
             "lesion": image.lesion,
             "patient": image.lesion.patient,
@@ -229,25 +236,13 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _serve_private_file(stored_file) -> HttpResponse:
-    """Stream a stored file, or redirect to a short-lived signed URL when the storage
-    issues them (S3). Called only after the access rule has passed."""
-    storage = stored_file.storage
-    if getattr(storage, "querystring_auth", False):
-        return HttpResponseRedirect(storage.url(stored_file.name))
-    response = FileResponse(stored_file.open("rb"), content_type="image/jpeg")
-    response["Cache-Control"] = "no-store"  # patient images must not linger in shared browsers
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 @require_GET
 def image_file(request: HttpRequest, pk: int) -> HttpResponse:
     image: LesionImage = selectors.image_get(user=request.user, pk=pk)
-    return _serve_private_file(image.file)
+    return serve_private_file(image.file)
 
 
 @require_GET
 def image_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
     image: LesionImage = selectors.image_get(user=request.user, pk=pk)
-    return _serve_private_file(image.thumbnail)
+    return serve_private_file(image.thumbnail)

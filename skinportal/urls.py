@@ -8,5 +8,6 @@ admin.site.index_title = "Case review and administration"
 urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("", include("inference.urls")),
     path("", include("cases.urls")),
 ]

@@ -22,9 +22,7 @@ def test_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def localising_model_dir(tmp_path_factory) -> Path:
     if not SHARED_WEIGHTS.is_file():
-        pytest.skip(
-            f"needs the offline MobileNetV2 weights at {SHARED_WEIGHTS}: random deep features do not localise"
-        )
+        pytest.skip(f"needs the offline MobileNetV2 weights at {SHARED_WEIGHTS}: random deep features do not localise")
     directory = tmp_path_factory.mktemp("localising-models")
     build_test_model(directory, name="localising-mobilenetv2", backbone_weights=SHARED_WEIGHTS)
     return directory

@@ -64,7 +64,9 @@ def test_upload_queues_a_prediction_that_succeeds_after_commit(
     assert raw.shape == (7, 7, 3) and raw.dtype == np.float32
 
 
-def test_running_a_finished_prediction_again_changes_nothing(clinician, model_version, django_capture_on_commit_callbacks):
+def test_running_a_finished_prediction_again_changes_nothing(
+    clinician, model_version, django_capture_on_commit_callbacks
+):
     lesion = LesionFactory(patient__owner=clinician)
     with django_capture_on_commit_callbacks(execute=True):
         upload(lesion, clinician, images.jpeg(seed=2))

@@ -1,0 +1,147 @@
+"""Admin for the model registry and for reviewing predictions. Writes go through the services."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from cases.admin import VisibleToUserAdmin, thumbnail_html
+
+from . import services
+from .models import ModelVersion, Prediction
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("name", "version", "is_active", "input_size", "temperature", "prediction_count", "created_at")
+    list_filter = ("is_active", "name")
+    search_fields = ("name", "version", "sha256")
+    readonly_fields = [field.name for field in ModelVersion._meta.fields]
+    actions = ["activate"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # `manage.py register_model PATH` checks the files and the export
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # predictions refer to it
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_admin
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_admin
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_admin  # for the action; every field is read-only
+
+    @admin.display(description="predictions")
+    def prediction_count(self, obj: ModelVersion) -> int:
+        return obj.predictions.count()
+
+    @admin.action(description="Activate the selected model version")
+    def activate(self, request, queryset) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one model version to activate.", messages.ERROR)
+            return
+        version = services.model_version_activate(model_version=queryset.get())
+        self.message_user(request, f"{version} is now the active model; new uploads are analysed with it.")
+
+
+@admin.register(Prediction)
+class PredictionAdmin(VisibleToUserAdmin):
+    list_display = (
+        "pk",
+        "image_preview",
+        "heatmap_preview",
+        "status",
+        "predicted_class",
+        "risk_level",
+        "malignant_probability_display",
+        "model_version",
+        "created_at",
+        "finished_at",
+        "error_short",
+    )
+    list_display_links = ("pk", "image_preview")
+    list_filter = ("status", "predicted_class", "risk_level", "model_version", "created_at")
+    search_fields = ("image__lesion__patient__identifier", "image__lesion__label", "error")
+    date_hierarchy = "created_at"
+    list_select_related = ("image__lesion__patient", "model_version")
+    actions = ["rerun"]
+    fields = (
+        "large_image_preview",
+        "large_heatmap_preview",
+        "image",
+        "model_version",
+        "status",
+        "probability_bcc",
+        "probability_mel",
+        "probability_nv",
+        "predicted_class",
+        "malignant",
+        "risk_level",
+        "heatmap_class",
+        "preprocess_ms",
+        "inference_ms",
+        "overlay_ms",
+        "total_ms",
+        "attempts",
+        "error",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # results are kept with their history
+
+    @admin.display(description="image")
+    def image_preview(self, obj: Prediction) -> str:
+        return thumbnail_html(obj.image)
+
+    @admin.display(description="image")
+    def large_image_preview(self, obj: Prediction) -> str:
+        return thumbnail_html(obj.image, size=320)
+
+    def _heatmap(self, obj: Prediction, size: int) -> str:
+        if obj.status != "succeeded":
+            return "—"
+        return format_html(
+            '<a href="{}"><img src="{}" alt="Grad-CAM for {}" style="max-width:{}px;max-height:{}px"></a>',
+            obj.get_heatmap_url(),
+            obj.get_heatmap_url(),
+            obj.heatmap_class,
+            size,
+            size,
+        )
+
+    @admin.display(description="heatmap")
+    def heatmap_preview(self, obj: Prediction) -> str:
+        return self._heatmap(obj, 80)
+
+    @admin.display(description="heatmap")
+    def large_heatmap_preview(self, obj: Prediction) -> str:
+        return self._heatmap(obj, 320)
+
+    @admin.display(description="P(BCC)+P(MEL)")
+    def malignant_probability_display(self, obj: Prediction) -> str:
+        value = obj.malignant_probability
+        return "—" if value is None else f"{value:.3f}"
+
+    @admin.display(description="failure reason")
+    def error_short(self, obj: Prediction) -> str:
+        return obj.error[:120]
+
+    @admin.action(description="Re-run with the active model")
+    def rerun(self, request, queryset) -> None:
+        created = [services.prediction_rerun(prediction=p, requested_by=request.user) for p in queryset]
+        count = sum(1 for p in created if p is not None)
+        if count < len(created):
+            self.message_user(request, "No model is active: nothing was queued.", messages.ERROR)
+        else:
+            self.message_user(request, f"{count} new prediction{'s' if count != 1 else ''} queued.")

@@ -1,0 +1,64 @@
+"""Reads for predictions, always through the cases access rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from accounts.models import User
+from cases.models import LesionImage
+
+from .models import ModelVersion, Prediction, PredictionStatus
+
+
+def prediction_get(*, user: User, pk: int) -> Prediction:
+    return get_object_or_404(
+        Prediction.objects.visible_to(user).select_related("model_version", "image__lesion__patient"), pk=pk
+    )
+
+
+def image_predictions(*, image: LesionImage) -> QuerySet[Prediction]:
+    """Every prediction of an image, newest first."""
+    return image.predictions.select_related("model_version", "requested_by").order_by("-created_at", "-pk")
+
+
+def current_prediction(predictions: Iterable[Prediction], *, active: ModelVersion | None) -> Prediction | None:
+    """The prediction an image shows, from its predictions newest first: the latest succeeded one
+    of the active model; else one of the active model still queued or running; else the
+    latest of the active model (failed); else the latest succeeded one of any version."""
+    predictions = list(predictions)
+    of_active = [p for p in predictions if active is not None and p.model_version_id == active.pk]
+    for candidates, statuses in (
+        (of_active, {PredictionStatus.SUCCEEDED}),
+        (of_active, {PredictionStatus.QUEUED, PredictionStatus.RUNNING}),
+        (of_active, {PredictionStatus.FAILED}),
+        (predictions, {PredictionStatus.SUCCEEDED}),
+    ):
+        for prediction in candidates:
+            if prediction.status in statuses:
+                return prediction
+    return None
+
+
+def image_analysis(*, image: LesionImage) -> tuple[Prediction | None, list[Prediction]]:
+    """(the prediction to show, the others as history)."""
+    predictions = list(image_predictions(image=image))
+    current = current_prediction(predictions, active=ModelVersion.objects.active())
+    return current, [p for p in predictions if p != current]
+
+
+def timeline_risks(*, images: Iterable[LesionImage]) -> dict[int, Prediction | None]:
+    """The shown prediction of each image, in two queries whatever the number of images."""
+    images = list(images)
+    active = ModelVersion.objects.active()
+    by_image: dict[int, list[Prediction]] = {image.pk: [] for image in images}
+    for prediction in Prediction.objects.filter(image__in=images).order_by("-created_at", "-pk"):
+        by_image[prediction.image_id].append(prediction)
+    return {pk: current_prediction(predictions, active=active) for pk, predictions in by_image.items()}
+
+
+def can_rerun(*, user: User, image: LesionImage) -> bool:
+    """The patient's owner and admins may ask for a new prediction."""
+    return user.is_admin or image.lesion.patient.owner_id == user.pk

@@ -1,0 +1,78 @@
+"""Prediction views: state for the image page's polling, heatmaps, re-runs. Thin by design."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET, require_POST
+
+from cases import selectors as case_selectors
+from cases.files import serve_private_file
+
+from . import selectors, services
+from .heatmaps import DEFAULT_OPACITY
+
+
+def analysis_context(*, request: HttpRequest, image) -> dict:
+    """What the image page's analysis panel shows (also rendered alone for polling)."""
+    current, history = selectors.image_analysis(image=image)
+    shown_class = request.GET.get("class")
+    if current is None or shown_class not in current.model_version.class_labels:
+        shown_class = current.heatmap_class if current else None
+    return {
+        "image": image,
+        "prediction": current,
+        "history": history,
+        "shown_class": shown_class,
+        "can_rerun": selectors.can_rerun(user=request.user, image=image),
+        "default_opacity": DEFAULT_OPACITY,
+    }
+
+
+@require_GET
+def image_analysis(request: HttpRequest, image_pk: int) -> JsonResponse:
+    """The image page polls this while a prediction is queued or running."""
+    image = case_selectors.image_get(user=request.user, pk=image_pk)
+    context = analysis_context(request=request, image=image)
+    prediction = context["prediction"]
+    return JsonResponse(
+        {
+            "status": prediction.status if prediction else None,
+            "finished": prediction is None or prediction.is_finished,
+            "html": render_to_string("inference/_analysis.html", context, request=request),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@require_POST
+def image_predict(request: HttpRequest, image_pk: int) -> HttpResponse:
+    image = case_selectors.image_get(user=request.user, pk=image_pk)
+    if not selectors.can_rerun(user=request.user, image=image):
+        raise PermissionDenied("Only the patient's owner or an admin can re-run the analysis.")
+    if services.prediction_request(image=image, requested_by=request.user) is None:
+        messages.error(request, "No model is active, so the image cannot be analysed. Ask an admin.")
+    else:
+        messages.success(request, "A new analysis with the active model was queued.")
+    return redirect(image)
+
+
+@require_GET
+def prediction_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
+    """The Grad-CAM overlay: the stored one by default, or for ?class= and ?opacity= (0 to 1)."""
+    prediction = selectors.prediction_get(user=request.user, pk=pk)
+    class_label = request.GET.get("class") or prediction.heatmap_class
+    try:
+        opacity = float(request.GET["opacity"]) if "opacity" in request.GET else None
+    except ValueError:
+        return HttpResponseBadRequest("opacity must be a number between 0 and 1")
+    if class_label == prediction.heatmap_class and opacity is None and prediction.heatmap:
+        return serve_private_file(prediction.heatmap)
+    try:
+        picture = services.heatmap_render(prediction=prediction, class_label=class_label, opacity=opacity)
+    except ValidationError as error:
+        return HttpResponseBadRequest(" ".join(error.messages))
+    return HttpResponse(picture, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
