@@ -141,6 +141,7 @@ def test_with_the_broker_down_the_upload_succeeds_and_the_prediction_stays_queue
             result = upload(lesion, clinician, images.jpeg(seed=5))
     finally:
         celery_app.conf.task_always_eager, celery_app.conf.broker_url = eager, broker
+        celery_app.close()  # forget the pooled connection to the dead broker
     assert len(result.stored) == 1
     assert Prediction.objects.get().status == PredictionStatus.QUEUED
 
