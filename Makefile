@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The bundled model (models/NAME.keras with its card and LiteRT export).
+BUNDLED_MODEL ?= $(firstword $(wildcard models/*.keras))
 
 .PHONY: run test lint install install-dev browser
 
@@ -26,6 +28,7 @@ install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
+	$(if $(BUNDLED_MODEL),$(BIN)/python manage.py register_model $(BUNDLED_MODEL) --if-new,@echo "No bundled model in models/")
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

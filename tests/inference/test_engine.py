@@ -76,3 +76,27 @@ def test_the_engine_is_loaded_once_per_process(model_version):
     first = engine.get_engine(model_version)
     assert engine.get_engine(model_version) is first
     assert engine.loaded_engine_count() == 1
+
+
+def test_a_worker_process_never_imports_tensorflow(model_version, models_dir):
+    """Workers stay small: the task module, the services and the engine load no TensorFlow."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import django, sys; django.setup(); "
+        "import inference.tasks, inference.admin, cases.admin; "
+        "from inference.engine import LiteRTEngine; "
+        f"LiteRTEngine(__import__('pathlib').Path({str(models_dir / model_version.runtime_file)!r})); "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "skinportal.settings.test"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.split()[-2:] == ["False", "False"], result.stderr
