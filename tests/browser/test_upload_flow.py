@@ -57,7 +57,7 @@ def browser_page(live_server, transactional_db, monkeypatch):
         connections.close_all()
 
 
-def test_log_in_create_patient_and_lesion_upload_and_see_image(live_server, browser_page, tmp_path):
+def test_log_in_create_patient_and_lesion_upload_and_see_image(live_server, browser_page, tmp_path, model_version):
     UserFactory(username="dana", first_name="Dana", last_name="Derm", password="correct-horse-battery")
     image_file = tmp_path / "visit-1.jpg"
     image_file.write_bytes(images.jpeg(640, 480, seed=5))
@@ -98,10 +98,41 @@ def test_log_in_create_patient_and_lesion_upload_and_see_image(live_server, brow
 
     thumbnail.click()
     page.get_by_role("heading", name="Image").wait_for()
-    full = page.locator(".image-frame img")
+    full = page.locator(".image-frame img").first
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=full.element_handle())
     assert full.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [640, 480]
 
     stored = LesionImage.objects.get()
     assert stored.original_filename == "visit-1.jpg"
     assert (stored.width, stored.height) == (640, 480)
+
+    # The analysis ran in-process (embedded default) when the upload committed.
+    page.get_by_text("Risk:").wait_for()
+    layer = page.locator("#heatmap-layer")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=layer.element_handle())
+    page.get_by_label("Heatmap opacity").fill("0.8")
+    assert layer.evaluate("img => getComputedStyle(img).opacity") == "0.8"
+    page.get_by_label("NV", exact=True).check()
+    page.wait_for_function("img => img.src.includes('class=NV') && img.complete", arg=layer.element_handle())
+
+
+def test_the_image_page_updates_itself_when_the_prediction_finishes(live_server, browser_page, model_version):
+    from inference import services
+    from inference.models import Prediction
+
+    from ..factories import LesionImageFactory
+
+    owner = UserFactory(username="dana", password="correct-horse-battery")
+    image = LesionImageFactory(lesion__patient__owner=owner)
+    prediction = Prediction.objects.create(image=image, model_version=model_version)
+    page = browser_page
+    page.goto(f"{live_server.url}/accounts/login/?next={image.get_absolute_url()}")
+    page.get_by_label("Username").fill("dana")
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("Queued with").wait_for()
+
+    services.prediction_run(prediction_id=prediction.pk)  # as a worker would, elsewhere
+
+    page.get_by_text("Risk:").wait_for(timeout=20_000)  # no reload: the page polled
+    assert page.locator("[data-poll-url]").count() == 0
