@@ -75,4 +75,6 @@ def prediction_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
         picture = services.heatmap_render(prediction=prediction, class_label=class_label, opacity=opacity)
     except ValidationError as error:
         return HttpResponseBadRequest(" ".join(error.messages))
+    except services.UnreadableImage as error:
+        return HttpResponse(str(error), status=409, content_type="text/plain")
     return HttpResponse(picture, content_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -6,7 +6,8 @@ import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-key")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
-os.environ.setdefault("SKINPORTAL_MEDIA_ROOT", tempfile.mkdtemp(prefix="skinportal-test-media-"))
+# Each test gets its own folder (tests/conftest.py); this is only the fallback.
+os.environ.setdefault("SKINPORTAL_MEDIA_ROOT", os.path.join(tempfile.gettempdir(), "skinportal-test-media"))
 
 from .base import *  # noqa: F403
 
