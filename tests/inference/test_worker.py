@@ -98,7 +98,7 @@ class Worker:
         raise RuntimeError(f"the worker did not start:\n{self.log.read_text()[-3000:]}")
 
     def children(self) -> list[int]:
-        result = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False)  # noqa: S607
+        result = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False)
         return [int(pid) for pid in result.stdout.split()]
 
     def kill(self) -> None:
