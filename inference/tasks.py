@@ -40,7 +40,8 @@ def run_prediction(self, prediction_id: int) -> str:
         )
         return "failed"
     except TRANSIENT_ERRORS as error:
-        close_old_connections()
+        # Celery's Django fix-up closes broken database connections after the task, so the
+        # retry starts with a fresh one.
         if self.request.retries >= self.max_retries:
             logger.exception("Prediction %s failed after %s attempts", prediction_id, self.request.retries + 1)
             services.prediction_fail(
