@@ -100,3 +100,38 @@ def test_a_worker_process_never_imports_tensorflow(model_version, models_dir):
         check=False,
     )
     assert result.stdout.split()[-2:] == ["False", "False"], result.stderr
+
+
+def test_the_bundled_models_map_follows_a_real_lesion_when_it_is_moved():
+    """The bundled model on real ISIC melanoma images: the lesion, shrunk and pasted on the left
+    or on the right of a plain canvas, pulls the MEL map's centre of mass with it."""
+    import csv
+    from pathlib import Path
+
+    from PIL import Image
+
+    from inference.preprocessing import load_rgb, preprocess
+
+    from .model_fixture import SHARED_DATA
+
+    root = Path(__file__).resolve().parents[2]
+    runtime = next((root / "models").glob("*.tflite"), None)
+    labels = SHARED_DATA / "isic" / "labels.csv"
+    if runtime is None or not labels.is_file():
+        pytest.skip(f"needs the bundled model in models/ and the ISIC images at {labels.parent}")
+    engine_ = LiteRTEngine(runtime)
+    with labels.open() as handle:
+        melanomas = [row["image"] for row in csv.DictReader(handle) if row["label"] == "MEL"][:6]
+    for image_id in melanomas:
+        image = load_rgb((labels.parent / "images" / f"{image_id}.jpg").read_bytes())
+        width, height = image.size
+        small = image.resize((width // 2, height // 2))
+        background = tuple(int(v) for v in np.asarray(image).reshape(-1, 3).mean(axis=0))
+        centres = []
+        for left in (0, width // 2):
+            canvas = Image.new("RGB", (width, height), background)
+            canvas.paste(small, (left, height // 4))
+            cam = normalised_cam(engine_.run(preprocess(canvas, size=engine_.input_size)).class_maps, 1)
+            columns = (np.arange(cam.shape[1]) + 0.5) / cam.shape[1]
+            centres.append(float((cam.sum(axis=0) * columns).sum() / cam.sum()))
+        assert centres[0] < 0.4 < 0.5 < centres[1], (image_id, centres)
