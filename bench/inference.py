@@ -312,7 +312,7 @@ def end_to_end(model_path: Path, count: int) -> list[str]:
         worker.wait(timeout=30)
     return [
         "",
-        f"Real worker: celery -A skinportal worker --concurrency={concurrency} (prefork), Redis {broker_url}, "
+        f"Real worker: celery -A skinportal worker --concurrency={concurrency} (prefork), broker {broker_url}, "
         f"PostgreSQL {database_url.rsplit('@', 1)[-1]}",
         "",
         "| end to end | value |",
