@@ -109,6 +109,12 @@ class PatientAdmin(VisibleToUserAdmin):
         except ValidationError as error:  # pragma: no cover - the form validated the same rules
             raise ValidationError(error.messages) from error
 
+    def get_deleted_objects(self, objs, request):
+        # The patient's lesions, images and predictions go with it (patient_delete removes their
+        # files too); their own admins refuse single deletes, which must not block this one.
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
     def delete_model(self, request, obj: Patient) -> None:
         services.patient_delete(patient=obj, actor=request.user)
 

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from inference.models import Prediction
 from inference.services import prediction_request
 
 from .imaging import ImageRejected, NormalisedImage, normalise_upload
@@ -288,16 +289,12 @@ def image_upload(
 
 @transaction.atomic
 def patient_delete(*, patient: Patient, actor: User) -> None:
-    """Delete a patient with their lesions and images; the stored files go once the delete commits."""
+    """Delete a patient with their lesions, images and predictions; the stored files (images,
+    thumbnails, heatmaps, raw maps) go once the delete commits."""
     _require_can_manage_sharing(patient=patient, actor=actor)
-    stored_names = [
-        name
-        for file_name, thumbnail_name in LesionImage.objects.filter(lesion__patient=patient).values_list(
-            "file", "thumbnail"
-        )
-        for name in (file_name, thumbnail_name)
-        if name
-    ]
+    images = LesionImage.objects.filter(lesion__patient=patient).values_list("file", "thumbnail")
+    predictions = Prediction.objects.filter(image__lesion__patient=patient).values_list("heatmap", "raw_map")
+    stored_names = [name for names in (*images, *predictions) for name in names if name]
     patient.delete()
     storage = LesionImage._meta.get_field("file").storage
     transaction.on_commit(lambda: [storage.delete(name) for name in stored_names])

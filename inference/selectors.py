@@ -42,11 +42,12 @@ def current_prediction(predictions: Iterable[Prediction], *, active: ModelVersio
     return None
 
 
-def image_analysis(*, image: LesionImage) -> tuple[Prediction | None, list[Prediction]]:
-    """(the prediction to show, the others as history)."""
+def image_analysis(*, image: LesionImage) -> tuple[Prediction | None, list[Prediction], bool]:
+    """(the prediction to show, the others as history, whether any is still queued or running)."""
     predictions = list(image_predictions(image=image))
     current = current_prediction(predictions, active=ModelVersion.objects.active())
-    return current, [p for p in predictions if p != current]
+    pending = any(not p.is_finished for p in predictions)
+    return current, [p for p in predictions if p != current], pending
 
 
 def timeline_risks(*, images: Iterable[LesionImage]) -> dict[int, Prediction | None]:

@@ -128,6 +128,8 @@ def model_version_register(*, keras_path: Path, activate: bool = False, skip_reg
     for source in (keras_path, runtime_path, card_file):
         target = target_dir / source.name
         if source != target:
+            if target.exists() and sha256_of_file(target) != sha256_of_file(source):
+                raise ValidationError(f"{target} exists with other contents; give the model file another name.")
             shutil.copyfile(source, target)
         stored.append(target)
 
@@ -229,7 +231,7 @@ def _read_image(image: LesionImage) -> Image.Image:
         data = handle.read()
     try:
         return load_rgb(data)
-    except Exception as error:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise UnreadableImage(f"The stored image could not be decoded ({error}).") from error
 
 
@@ -262,13 +264,30 @@ def _compute(prediction: Prediction) -> _Result:
     )
 
 
+#: A prediction whose worker died this many times (out of memory, killed) is given up.
+MAX_ATTEMPTS = 3
+
+
 def _claim(prediction_id: int) -> Prediction | None:
-    """Mark a queued (or abandoned running) prediction as running; None if it is finished."""
+    """Mark a queued (or abandoned running) prediction as running; None if it is finished,
+    deleted, or has been started MAX_ATTEMPTS times already (it is then failed)."""
     with transaction.atomic():
         prediction = (
-            Prediction.objects.select_for_update().select_related("model_version", "image").get(pk=prediction_id)
+            Prediction.objects.select_for_update(of=("self",))
+            .select_related("model_version", "image")
+            .filter(pk=prediction_id)
+            .first()
         )
-        if prediction.is_finished:
+        if prediction is None or prediction.is_finished:
+            return None
+        if prediction.attempts >= MAX_ATTEMPTS:
+            prediction.status = PredictionStatus.FAILED
+            prediction.error = (
+                f"The analysis was interrupted {prediction.attempts} times (the worker stopped each time); "
+                "it was given up. Re-run it, and tell an admin if it happens again."
+            )
+            prediction.finished_at = timezone.now()
+            prediction.save(update_fields=["status", "error", "finished_at"])
             return None
         prediction.status = PredictionStatus.RUNNING
         prediction.started_at = timezone.now()
@@ -277,10 +296,10 @@ def _claim(prediction_id: int) -> Prediction | None:
         return prediction
 
 
-def prediction_fail(*, prediction_id: int, reason: str) -> Prediction:
+def prediction_fail(*, prediction_id: int, reason: str) -> Prediction | None:
     with transaction.atomic():
-        prediction = Prediction.objects.select_for_update().get(pk=prediction_id)
-        if not prediction.is_finished:
+        prediction = Prediction.objects.select_for_update().filter(pk=prediction_id).first()
+        if prediction is not None and not prediction.is_finished:
             prediction.status = PredictionStatus.FAILED
             prediction.error = reason
             prediction.finished_at = timezone.now()
@@ -288,7 +307,7 @@ def prediction_fail(*, prediction_id: int, reason: str) -> Prediction:
         return prediction
 
 
-def prediction_run(*, prediction_id: int) -> Prediction:
+def prediction_run(*, prediction_id: int) -> Prediction | None:
     """Compute a prediction. Idempotent: a finished prediction is returned unchanged, and of two
     deliveries racing on one prediction only the first to finish records its result.
 
@@ -297,18 +316,25 @@ def prediction_run(*, prediction_id: int) -> Prediction:
     so that the task retries."""
     prediction = _claim(prediction_id)
     if prediction is None:
-        return Prediction.objects.get(pk=prediction_id)
+        return Prediction.objects.filter(pk=prediction_id).first()
     begun = time.perf_counter()
     try:
         result = _compute(prediction)
     except (UnreadableImage, ModelFileError) as error:
         return prediction_fail(prediction_id=prediction_id, reason=str(error))
+    except FileNotFoundError:
+        return prediction_fail(prediction_id=prediction_id, reason="The stored image file is missing.")
 
     heatmap_name = raw_map_name = None
     try:
         with transaction.atomic():
-            locked = Prediction.objects.select_for_update().get(pk=prediction_id)
-            if locked.is_finished:
+            locked = (
+                Prediction.objects.select_for_update(of=("self",))
+                .select_related("model_version")
+                .filter(pk=prediction_id)
+                .first()
+            )
+            if locked is None or locked.is_finished:
                 return locked
             locked.heatmap.save("heatmap.jpg", ContentFile(result.heatmap_jpeg), save=False)
             heatmap_name = locked.heatmap.name

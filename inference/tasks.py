@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, DataError, IntegrityError, close_old_connections
 
 from . import services
 from .engine import get_engine
@@ -20,6 +20,8 @@ HARD_TIME_LIMIT = 90
 MAX_RETRIES = 5
 #: Errors worth another attempt: the database or the file storage was briefly unreachable.
 TRANSIENT_ERRORS = (DatabaseError, OSError, ConnectionError, TimeoutError)
+#: Errors that another attempt cannot fix, although they are kinds of the ones above.
+PERMANENT_ERRORS = (IntegrityError, DataError, FileNotFoundError, PermissionError)
 
 
 @shared_task(
@@ -34,6 +36,10 @@ def run_prediction(self, prediction_id: int) -> str:
     """Compute one prediction. Safe to deliver twice: a finished prediction is left as it is."""
     try:
         prediction = services.prediction_run(prediction_id=prediction_id)
+    except PERMANENT_ERRORS as error:
+        logger.exception("Prediction %s failed", prediction_id)
+        services.prediction_fail(prediction_id=prediction_id, reason=f"{type(error).__name__}: {error}")
+        return "failed"
     except SoftTimeLimitExceeded:
         services.prediction_fail(
             prediction_id=prediction_id, reason=f"The analysis took longer than {SOFT_TIME_LIMIT} s and was stopped."
@@ -57,7 +63,7 @@ def run_prediction(self, prediction_id: int) -> str:
             prediction_id=prediction_id, reason=f"Unexpected error: {type(error).__name__}: {error}"
         )
         return "failed"
-    return prediction.status
+    return prediction.status if prediction is not None else "deleted"
 
 
 @worker_process_init.connect

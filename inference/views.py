@@ -18,7 +18,7 @@ from .heatmaps import DEFAULT_OPACITY
 
 def analysis_context(*, request: HttpRequest, image) -> dict:
     """What the image page's analysis panel shows (also rendered alone for polling)."""
-    current, history = selectors.image_analysis(image=image)
+    current, history, pending = selectors.image_analysis(image=image)
     shown_class = request.GET.get("class")
     if current is None or shown_class not in current.model_version.class_labels:
         shown_class = current.heatmap_class if current else None
@@ -26,6 +26,7 @@ def analysis_context(*, request: HttpRequest, image) -> dict:
         "image": image,
         "prediction": current,
         "history": history,
+        "pending": pending,
         "shown_class": shown_class,
         "can_rerun": selectors.can_rerun(user=request.user, image=image),
         "default_opacity": DEFAULT_OPACITY,
@@ -41,7 +42,7 @@ def image_analysis(request: HttpRequest, image_pk: int) -> JsonResponse:
     return JsonResponse(
         {
             "status": prediction.status if prediction else None,
-            "finished": prediction is None or prediction.is_finished,
+            "finished": not context["pending"],
             "html": render_to_string("inference/_analysis.html", context, request=request),
         },
         headers={"Cache-Control": "no-store"},

@@ -28,7 +28,9 @@
     var url = panel.getAttribute("data-poll-url");
     if (!url) return;
     var delay = 1000;
+    var started = Date.now();
     var tick = function () {
+      if (Date.now() - started > 10 * 60 * 1000) return;  // give up after 10 minutes; a reload resumes
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
         .then(function (data) {

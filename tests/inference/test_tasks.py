@@ -85,3 +85,35 @@ def test_a_finished_prediction_is_not_run_again(prediction, monkeypatch):
     assert tasks.run_prediction.apply(args=[prediction.pk]).get() == PredictionStatus.FAILED
     prediction.refresh_from_db()
     assert prediction.error == "stopped by hand" and prediction.attempts == 0
+
+
+def test_a_prediction_whose_worker_keeps_dying_is_given_up(prediction):
+    Prediction.objects.filter(pk=prediction.pk).update(status=PredictionStatus.RUNNING, attempts=3)
+    assert tasks.run_prediction.apply(args=[prediction.pk]).get() == PredictionStatus.FAILED
+    prediction.refresh_from_db()
+    assert prediction.status == PredictionStatus.FAILED
+    assert prediction.error.startswith("The analysis was interrupted 3 times")
+
+
+def test_a_soft_time_limit_while_decoding_is_not_reported_as_a_bad_image(prediction, monkeypatch):
+    def slow_decode(data):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(services, "load_rgb", slow_decode)
+    tasks.run_prediction.apply(args=[prediction.pk])
+    prediction.refresh_from_db()
+    assert prediction.status == PredictionStatus.FAILED
+    assert "longer than 60 s" in prediction.error and "decoded" not in prediction.error
+
+
+def test_a_missing_image_file_fails_at_once(prediction):
+    prediction.image.file.storage.delete(prediction.image.file.name)
+    assert tasks.run_prediction.apply(args=[prediction.pk]).get() == PredictionStatus.FAILED
+    prediction.refresh_from_db()
+    assert prediction.error == "The stored image file is missing." and prediction.attempts == 1
+
+
+def test_a_prediction_deleted_before_its_task_runs_is_skipped(prediction):
+    prediction_id = prediction.pk
+    prediction.delete()
+    assert tasks.run_prediction.apply(args=[prediction_id]).get() == "deleted"

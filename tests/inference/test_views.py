@@ -158,3 +158,29 @@ def test_rerun_predictions_command(analysed_image, capsys, django_capture_on_com
     call_command("rerun_predictions", "--all", "--model-version", "test-mobilenetv2:0.1.0")
     assert analysed_image.predictions.count() == 3
     assert "1 prediction queued with test-mobilenetv2 0.1.0" in capsys.readouterr().out
+
+
+def test_after_a_rerun_the_page_polls_until_the_new_result_is_in(analysed_image, clinician_client, model_version):
+    Prediction.objects.create(image=analysed_image, model_version=model_version)  # queued, not yet run
+    page = clinician_client.get(analysed_image.get_absolute_url()).content.decode()
+    poll_url = reverse("inference:image-analysis", args=[analysed_image.pk])
+    assert f'data-poll-url="{poll_url}"' in page
+    assert "A new analysis is queued or running" in page and "Risk:" in page
+    assert clinician_client.get(poll_url).json()["finished"] is False
+
+
+def test_admin_deletes_a_patient_with_predictions_and_all_their_files(
+    analysed_image, admin_client_, django_capture_on_commit_callbacks
+):
+    prediction = analysed_image.predictions.get()
+    names = [analysed_image.file.name, analysed_image.thumbnail.name, prediction.heatmap.name, prediction.raw_map.name]
+    storage = analysed_image.file.storage
+    assert all(storage.exists(name) for name in names)
+    patient = analysed_image.lesion.patient
+    url = reverse("admin:cases_patient_delete", args=[patient.pk])
+    assert admin_client_.get(url).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client_.post(url, {"post": "yes"})
+    assert response.status_code == 302
+    assert not Prediction.objects.exists()
+    assert not any(storage.exists(name) for name in names)
