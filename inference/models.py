@@ -97,12 +97,6 @@ class PredictionQuerySet(models.QuerySet["Prediction"]):
 
         return self.filter(image__lesion__patient__in=Patient.objects.visible_to(user))
 
-    def succeeded(self) -> PredictionQuerySet:
-        return self.filter(status=PredictionStatus.SUCCEEDED)
-
-    def pending(self) -> PredictionQuerySet:
-        return self.filter(status__in=[PredictionStatus.QUEUED, PredictionStatus.RUNNING])
-
 
 class Prediction(models.Model):
     """One run of one model version on one image. A succeeded prediction is never changed:
