@@ -355,6 +355,7 @@ def resolve_model(*, model: str) -> EvaluationTarget:
 
     from .engine import models_dir, sha256_of_file, verified_path
     from .models import ModelVersion
+    from .selectors import model_version_by_name
     from .services import card_path_for, runtime_path_for
 
     path = Path(model)
@@ -372,9 +373,8 @@ def resolve_model(*, model: str) -> EvaluationTarget:
         if version is not None and version.sha256 != sha256_of_file(path):
             version = None
         return EvaluationTarget(card=card, runtime_path=runtime_path, card_path=card_path, model_version=version)
-    name, _, version_name = model.rpartition(":")
-    version = ModelVersion.objects.filter(name=name, version=version_name).first()
-    if not name or version is None:
+    version = model_version_by_name(reference=model)
+    if version is None:
         raise LookupError(f"{model!r} is neither a .keras file nor a registered name:version")
     runtime_path = verified_path(version.runtime_file, sha256=version.runtime_sha256)
     card_path = card_path_for(models_dir() / version.file)

@@ -13,6 +13,14 @@ from cases.models import LesionImage
 from .models import ModelVersion, Prediction, PredictionStatus
 
 
+def model_version_by_name(*, reference: str) -> ModelVersion | None:
+    """The registered version named ``NAME:VERSION``, or None."""
+    name, _, version = reference.rpartition(":")
+    if not name:
+        return None
+    return ModelVersion.objects.filter(name=name, version=version).first()
+
+
 def prediction_get(*, user: User, pk: int) -> Prediction:
     return get_object_or_404(
         Prediction.objects.visible_to(user).select_related("model_version", "image__lesion__patient"), pk=pk

@@ -3,7 +3,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from cases.models import LesionImage
-from inference import services
+from inference import selectors, services
 from inference.models import ModelVersion
 
 
@@ -45,8 +45,7 @@ class Command(BaseCommand):
         if reference.isdigit():
             version = ModelVersion.objects.filter(pk=int(reference)).first()
         else:
-            name, _, number = reference.partition(":")
-            version = ModelVersion.objects.filter(name=name, version=number).first()
+            version = selectors.model_version_by_name(reference=reference)
         if version is None:
             raise CommandError(f"No registered model version {reference!r}.")
         return version
