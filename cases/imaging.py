@@ -11,6 +11,7 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import pillow_heif
@@ -28,12 +29,23 @@ STORED_JPEG_QUALITY = 95
 THUMBNAIL_SIZE = (320, 320)
 
 
+class RejectionCode(StrEnum):
+    """Why a file was rejected; the API maps these to HTTP statuses (413, 415, 400)."""
+
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_TYPE = "unsupported_type"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    CORRUPT = "corrupt"
+
+
 class ImageRejected(Exception):
     """An uploaded file that cannot be stored; the message names the file and the reason."""
 
-    def __init__(self, filename: str, reason: str) -> None:
+    def __init__(self, filename: str, reason: str, *, code: RejectionCode) -> None:
         self.filename = filename
         self.reason = reason
+        self.code = code
         super().__init__(f"{filename}: {reason}")
 
 
@@ -87,11 +99,12 @@ def normalise_upload(
 ) -> NormalisedImage:
     """Check an uploaded file and return its stored form, or raise ImageRejected."""
     if len(data) == 0:
-        raise ImageRejected(filename, "the file is empty.")
+        raise ImageRejected(filename, "the file is empty.", code=RejectionCode.EMPTY)
     if len(data) > max_bytes:
         raise ImageRejected(
             filename,
             f"the file is {len(data) / 1_048_576:.1f} MB; the limit is {max_bytes / 1_048_576:.0f} MB.",
+            code=RejectionCode.TOO_LARGE,
         )
     with warnings.catch_warnings():
         # Our own pixel limit applies below; Pillow's bomb warning would only add noise.
@@ -100,22 +113,29 @@ def normalise_upload(
             image = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError:
             raise ImageRejected(
-                filename, f"the image is larger than the limit of {max_pixels / 1e6:.0f} megapixels."
+                filename,
+                f"the image is larger than the limit of {max_pixels / 1e6:.0f} megapixels.",
+                code=RejectionCode.TOO_MANY_PIXELS,
             ) from None
         except (UnidentifiedImageError, OSError, ValueError):
             raise ImageRejected(
-                filename, "this is not a JPEG, PNG or HEIC image (the file's contents were checked, not its name)."
+                filename,
+                "this is not a JPEG, PNG or HEIC image (the file's contents were checked, not its name).",
+                code=RejectionCode.UNSUPPORTED_TYPE,
             ) from None
         with image:
             if image.format not in ACCEPTED_FORMATS:
                 raise ImageRejected(
-                    filename, f"{image.format} images are not accepted; upload a JPEG, PNG or HEIC image."
+                    filename,
+                    f"{image.format} images are not accepted; upload a JPEG, PNG or HEIC image.",
+                    code=RejectionCode.UNSUPPORTED_TYPE,
                 )
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageRejected(
                     filename,
                     f"the image is {width}×{height} pixels; the limit is {max_pixels / 1e6:.0f} megapixels.",
+                    code=RejectionCode.TOO_MANY_PIXELS,
                 )
             source_format = ACCEPTED_FORMATS[image.format]
             try:
@@ -123,7 +143,9 @@ def normalise_upload(
                 upright = ImageOps.exif_transpose(image)
                 rgb = _to_rgb(upright)
             except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-                raise ImageRejected(filename, "the file is truncated or corrupt and cannot be read.") from None
+                raise ImageRejected(
+                    filename, "the file is truncated or corrupt and cannot be read.", code=RejectionCode.CORRUPT
+                ) from None
 
     stored = _encode_jpeg(rgb)
     # Hash the pixels as stored (decoded back from the JPEG), so the digest can be checked

@@ -176,6 +176,14 @@ class UploadResult:
     # (file name, the image already holding those pixels)
     duplicates: list[tuple[str, LesionImage]] = field(default_factory=list)
 
+    @property
+    def duplicate_messages(self) -> list[str]:
+        return [
+            f"{name}: the same pixels are already stored for this lesion "
+            f"(visit of {existing.captured_on:%d %b %Y}); not stored again."
+            for name, existing in self.duplicates
+        ]
+
 
 def _file_name(upload: UploadedFile) -> str:
     return (upload.name or "unnamed file").rsplit("/", 1)[-1][:255]

@@ -201,12 +201,8 @@ def image_upload(request: HttpRequest, lesion_pk: int) -> HttpResponse:
             if result.stored:
                 count = len(result.stored)
                 messages.success(request, f"{count} image{'s' if count != 1 else ''} stored.")
-            for name, existing in result.duplicates:
-                messages.warning(
-                    request,
-                    f"{name}: the same pixels are already stored for this lesion "
-                    f"(visit of {existing.captured_on:%d %b %Y}); not stored again.",
-                )
+            for message in result.duplicate_messages:
+                messages.warning(request, message)
             return redirect(lesion)
     status = 400 if request.method == "POST" else 200
     return render(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
-from cases.models import LesionImage
+from cases.models import Lesion, LesionImage
 
 from .models import ModelVersion, Prediction, PredictionStatus
 
@@ -71,3 +71,29 @@ def timeline_risks(*, images: Iterable[LesionImage]) -> dict[int, Prediction | N
 def can_rerun(*, user: User, image: LesionImage) -> bool:
     """The patient's owner and admins may ask for a new prediction."""
     return user.is_admin or image.lesion.patient.owner_id == user.pk
+
+
+def lesions_with_latest_risk(lesions: QuerySet[Lesion]) -> QuerySet[Lesion]:
+    """Annotate ``latest_risk``: the risk level of the most recent visit's latest succeeded
+    prediction, the active model's first (as ``current_prediction`` picks), in the same query."""
+    latest = (
+        Prediction.objects.filter(image__lesion=OuterRef("pk"), status=PredictionStatus.SUCCEEDED)
+        .order_by(
+            "-image__captured_on",
+            "-image__uploaded_at",
+            "-image__pk",
+            F("model_version__is_active").desc(),
+            "-created_at",
+            "-pk",
+        )
+        .values("risk_level")[:1]
+    )
+    return lesions.annotate(latest_risk=Subquery(latest))
+
+
+def prediction_list(*, user: User) -> QuerySet[Prediction]:
+    return Prediction.objects.visible_to(user).order_by("-created_at", "-pk")
+
+
+def model_version_list() -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.order_by("-created_at", "-pk")

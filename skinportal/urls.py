@@ -8,6 +8,7 @@ admin.site.index_title = "Case review and administration"
 urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("api/", include("skinportal.api_urls")),
     path("", include("inference.urls")),
     path("", include("cases.urls")),
 ]

@@ -1,0 +1,270 @@
+"""API endpoints for patients, lesions and images: parse, call a selector or a service,
+serialize. The access rule is the UI's (``visible_to``): other clinicians' objects are 404."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.throttling import ScopedRateThrottle
+
+from accounts.models import User
+from inference import selectors as inference_selectors
+from inference.serializers import PredictionSerializer, PredictRequestSerializer
+from inference.services import prediction_request
+from skinportal.api import Conflict, FileTooLarge, UnsupportedImageType
+
+from . import services
+from .files import serve_private_file
+from .filters import ImageFilter, LesionFilter, PatientFilter
+from .imaging import RejectionCode
+from .models import Lesion, LesionImage, Patient
+from .serializers import (
+    ImageSerializer,
+    ImageUploadSerializer,
+    LesionInputSerializer,
+    LesionSerializer,
+    LesionUpdateSerializer,
+    PatientInputSerializer,
+    PatientSerializer,
+    ShareInputSerializer,
+)
+
+FILE_RESPONSE = {
+    (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The stored JPEG (metadata removed)."),
+    302: OpenApiResponse(description="With S3 storage: a redirect to a signed URL that expires within a minute."),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List patients", tags=["patients"]),
+    retrieve=extend_schema(summary="Get a patient", tags=["patients"]),
+    create=extend_schema(
+        summary="Register a patient",
+        request=PatientInputSerializer,
+        responses={201: PatientSerializer},
+        tags=["patients"],
+    ),
+    update=extend_schema(summary="Replace a patient's details", request=PatientInputSerializer, tags=["patients"]),
+    partial_update=extend_schema(
+        summary="Change a patient's details", request=PatientInputSerializer, tags=["patients"]
+    ),
+    destroy=extend_schema(
+        summary="Delete a patient with all their lesions, images and predictions (owner or admin)", tags=["patients"]
+    ),
+)
+class PatientViewSet(viewsets.ModelViewSet):
+    serializer_class = PatientSerializer
+    filterset_class = PatientFilter
+    ordering_fields = ["family_name", "identifier", "date_of_birth", "created_at"]
+
+    def get_queryset(self):
+        return (
+            Patient.objects.visible_to(self.request.user)
+            .select_related("owner")
+            .prefetch_related(Prefetch("shared_with", queryset=User.objects.order_by("username")))
+            .order_by("family_name", "given_name", "pk")
+        )
+
+    def _respond(self, patient: Patient, *, status_code: int = status.HTTP_200_OK) -> Response:
+        patient = self.get_queryset().get(pk=patient.pk)  # fresh, with the care team
+        return Response(self.get_serializer(patient).data, status=status_code)
+
+    def create(self, request: Request) -> Response:
+        data = PatientInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        patient = services.patient_create(owner=request.user, **data.validated_data)
+        return self._respond(patient, status_code=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, pk: int, partial: bool = False) -> Response:
+        patient = self.get_object()
+        data = PatientInputSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        services.patient_update(patient=patient, actor=request.user, **data.validated_data)
+        return self._respond(patient)
+
+    def destroy(self, request: Request, pk: int) -> Response:
+        services.patient_delete(patient=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Share the patient with a clinician (owner or admin)",
+        request=ShareInputSerializer,
+        responses={201: PatientSerializer},
+        tags=["patients"],
+    )
+    @action(detail=True, methods=["post"], url_path="shares")
+    def share(self, request: Request, pk: int) -> Response:
+        patient = self.get_object()
+        data = ShareInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        clinician = User.objects.filter(pk=data.validated_data["clinician"]).first()
+        if clinician is None:
+            raise exceptions.ValidationError({"clinician": "No such clinician."})
+        services.patient_share(patient=patient, actor=request.user, clinician=clinician)
+        return self._respond(patient, status_code=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Revoke a clinician's access (owner or admin)", responses={204: None}, tags=["patients"])
+    @action(detail=True, methods=["delete"], url_path=r"shares/(?P<user_pk>\d+)")
+    def unshare(self, request: Request, pk: int, user_pk: str) -> Response:
+        patient = self.get_object()
+        clinician = User.objects.filter(pk=int(user_pk)).first()
+        if clinician is None or not services.patient_unshare(patient=patient, actor=request.user, clinician=clinician):
+            raise exceptions.NotFound("This clinician is not on the patient's care team.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List lesion cases", tags=["lesions"]),
+    retrieve=extend_schema(summary="Get a lesion case", tags=["lesions"]),
+    create=extend_schema(
+        summary="Open a lesion case", request=LesionInputSerializer, responses={201: LesionSerializer}, tags=["lesions"]
+    ),
+    update=extend_schema(summary="Replace a lesion case's details", request=LesionUpdateSerializer, tags=["lesions"]),
+    partial_update=extend_schema(summary="Change a lesion case", request=LesionUpdateSerializer, tags=["lesions"]),
+)
+class LesionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = LesionSerializer
+    filterset_class = LesionFilter
+    ordering_fields = ["opened_on", "label", "status", "anatomic_site"]
+
+    def get_queryset(self):
+        lesions = Lesion.objects.visible_to(self.request.user).with_image_count().order_by("-opened_on", "-pk")
+        return inference_selectors.lesions_with_latest_risk(lesions)
+
+    def _respond(self, lesion: Lesion, *, status_code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer(self.get_queryset().get(pk=lesion.pk)).data, status=status_code)
+
+    def create(self, request: Request) -> Response:
+        data = LesionInputSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        lesion = services.lesion_create(actor=request.user, **data.validated_data)
+        return self._respond(lesion, status_code=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, pk: int, partial: bool = False) -> Response:
+        lesion = self.get_object()
+        data = LesionUpdateSerializer(data=request.data, partial=partial, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        changes = {name: value for name, value in data.validated_data.items() if value is not None}
+        services.lesion_update(lesion=lesion, actor=request.user, **changes)
+        return self._respond(lesion)
+
+
+def _upload_error(rejection) -> exceptions.APIException:
+    """One file, one reason; the status says which kind."""
+    message = str(rejection)
+    if rejection.code == RejectionCode.TOO_LARGE:
+        return FileTooLarge(message)
+    if rejection.code == RejectionCode.UNSUPPORTED_TYPE:
+        return UnsupportedImageType(message)
+    return exceptions.ValidationError({"file": [message]})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List images", tags=["images"]),
+    retrieve=extend_schema(summary="Get an image with its current prediction", tags=["images"]),
+)
+class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = ImageSerializer
+    filterset_class = ImageFilter
+    ordering_fields = ["captured_on", "uploaded_at"]
+    throttle_scope = "uploads"
+
+    def get_queryset(self):
+        return (
+            LesionImage.objects.visible_to(self.request.user)
+            .select_related("uploaded_by")
+            .order_by("-captured_on", "-uploaded_at", "-pk")
+        )
+
+    def get_throttles(self):
+        return [ScopedRateThrottle()] if self.action == "create" else []
+
+    def _serialize(self, images, *, many: bool):
+        images = list(images) if many else [images]
+        context = {
+            **self.get_serializer_context(),
+            "current_predictions": inference_selectors.timeline_risks(images=images),
+        }
+        serializer = ImageSerializer(images if many else images[0], many=many, context=context)
+        return serializer.data
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self._serialize(page, many=True))
+
+    def retrieve(self, request: Request, pk: int) -> Response:
+        return Response(self._serialize(self.get_object(), many=False))
+
+    @extend_schema(
+        summary="Upload an image of a lesion",
+        description=(
+            "A multipart upload of one file with the visit date and modality. Answers 201 with the image "
+            "and its queued prediction (poll `current_prediction` or `/predictions/{id}/`). A file over the "
+            "size limit answers 413, a file that is not a JPEG, PNG or HEIC image 415, other unreadable files "
+            "400, and pixels this lesion already has 409; nothing is stored then."
+        ),
+        request={"multipart/form-data": ImageUploadSerializer},
+        responses={201: ImageSerializer},
+        tags=["images"],
+    )
+    def create(self, request: Request) -> Response:
+        data = ImageUploadSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        try:
+            result = services.image_upload(
+                lesion=data.validated_data["lesion"],
+                uploaded_by=request.user,
+                files=[data.validated_data["file"]],
+                captured_on=data.validated_data["captured_on"],
+                modality=data.validated_data["modality"],
+            )
+        except services.UploadRejected as error:
+            raise _upload_error(error.rejections[0]) from None
+        if result.duplicates:
+            _, existing = result.duplicates[0]
+            raise Conflict(f"{result.duplicate_messages[0]} The stored image is {existing.pk}.")
+        image = result.stored[0]
+        headers = {"Location": reverse("api:image-detail", kwargs={"pk": image.pk}, request=request)}
+        return Response(self._serialize(image, many=False), status=status.HTTP_201_CREATED, headers=headers)
+
+    @extend_schema(summary="Download the stored image", responses=FILE_RESPONSE, tags=["images"])
+    @action(detail=True, methods=["get"])
+    def file(self, request: Request, pk: int):
+        return serve_private_file(self.get_object().file)
+
+    @extend_schema(summary="Download the image's thumbnail", responses=FILE_RESPONSE, tags=["images"])
+    @action(detail=True, methods=["get"])
+    def thumbnail(self, request: Request, pk: int):
+        return serve_private_file(self.get_object().thumbnail)
+
+    @extend_schema(
+        summary="Queue a new prediction of the image (patient's owner or admin)",
+        request=PredictRequestSerializer,
+        responses={201: PredictionSerializer},
+        tags=["images"],
+    )
+    @action(detail=True, methods=["post"])
+    def predict(self, request: Request, pk: int) -> Response:
+        image = self.get_object()
+        if not inference_selectors.can_rerun(user=request.user, image=image):
+            raise exceptions.PermissionDenied("Only the patient's owner or an admin can re-run the analysis.")
+        data = PredictRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        prediction = prediction_request(
+            image=image, requested_by=request.user, model_version=data.validated_data.get("model_version")
+        )
+        if prediction is None:
+            raise Conflict("No model is active, so the image cannot be analysed. Ask an admin.")
+        return Response(PredictionSerializer(prediction, context=self.get_serializer_context()).data, status=201)

@@ -1,0 +1,97 @@
+"""API endpoints for predictions and model versions."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from cases.files import serve_private_file
+from skinportal.api import Conflict
+
+from . import selectors, services
+from .filters import PredictionFilter
+from .models import DiagnosisClass, PredictionStatus
+from .serializers import HeatmapQuerySerializer, ModelVersionSerializer, PredictionSerializer
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List predictions", tags=["predictions"]),
+    retrieve=extend_schema(summary="Get a prediction (poll this until it has finished)", tags=["predictions"]),
+)
+class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = PredictionSerializer
+    filterset_class = PredictionFilter
+    ordering_fields = ["created_at", "finished_at"]
+
+    def get_queryset(self):
+        return selectors.prediction_list(user=self.request.user)
+
+    @extend_schema(
+        summary="Queue a new prediction of the same image by the active model (patient's owner or admin)",
+        request=None,
+        responses={201: PredictionSerializer},
+        tags=["predictions"],
+    )
+    @action(detail=True, methods=["post"])
+    def rerun(self, request: Request, pk: int) -> Response:
+        prediction = self.get_object()
+        if not selectors.can_rerun(user=request.user, image=prediction.image):
+            raise exceptions.PermissionDenied("Only the patient's owner or an admin can re-run the analysis.")
+        new_prediction = services.prediction_rerun(prediction=prediction, requested_by=request.user)
+        if new_prediction is None:
+            raise Conflict("No model is active, so the image cannot be analysed. Ask an admin.")
+        return Response(self.get_serializer(new_prediction).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The Grad-CAM heatmap over the image",
+        description=(
+            "The stored overlay for the predicted class, or one rendered from the stored class maps for "
+            "`class` and `opacity`. 409 while the prediction has not succeeded."
+        ),
+        parameters=[
+            OpenApiParameter("class", str, enum=DiagnosisClass.values, description="Class whose map to show."),
+            OpenApiParameter("opacity", float, description="0 to 1; 1 shows the map alone."),
+        ],
+        responses={
+            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="A JPEG the size of the image."),
+            302: OpenApiResponse(description="With S3 storage: a redirect to a signed URL of the stored overlay."),
+        },
+        tags=["predictions"],
+    )
+    @action(detail=True, methods=["get"])
+    def heatmap(self, request: Request, pk: int):
+        prediction = self.get_object()
+        if prediction.status != PredictionStatus.SUCCEEDED:
+            raise Conflict(f"This prediction is {prediction.get_status_display().lower()} and has no heatmap.")
+        query = HeatmapQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        class_label = request.query_params.get("class") or prediction.heatmap_class
+        opacity = query.validated_data.get("opacity")
+        if class_label == prediction.heatmap_class and opacity is None:
+            return serve_private_file(prediction.heatmap)
+        try:
+            picture = services.heatmap_render(prediction=prediction, class_label=class_label, opacity=opacity)
+        except ValidationError as error:
+            raise exceptions.ValidationError({"class": error.messages}) from None
+        except services.UnreadableImage as error:
+            raise Conflict(str(error)) from None
+        return HttpResponse(picture, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List registered model versions", tags=["model versions"]),
+    retrieve=extend_schema(summary="Get a model version with its evaluation metrics", tags=["model versions"]),
+)
+class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ModelVersionSerializer
+    filterset_fields = ["is_active"]
+    ordering_fields = ["created_at", "name", "version"]
+
+    def get_queryset(self):
+        return selectors.model_version_list()

@@ -1,0 +1,172 @@
+"""API representations of model versions and predictions."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from .models import DiagnosisClass, ModelVersion, Prediction, PredictionStatus, RiskLevel
+
+PREDICTION_EXAMPLE = {
+    "id": 140,
+    "image": 88,
+    "model_version": 2,
+    "status": "succeeded",
+    "probabilities": {"BCC": 0.04, "MEL": 0.61, "NV": 0.35},
+    "predicted_class": "MEL",
+    "malignant": True,
+    "risk_level": "high",
+    "heatmap_url": "https://skinportal.example/api/v1/predictions/140/heatmap/",
+    "heatmap_class": "MEL",
+    "error": "",
+    "created_at": "2026-11-20T09:20:41Z",
+    "finished_at": "2026-11-20T09:20:42Z",
+}
+
+
+class ProbabilitiesSerializer(serializers.Serializer):
+    BCC = serializers.FloatField(min_value=0, max_value=1, help_text="Basal cell carcinoma (malignant).")
+    MEL = serializers.FloatField(min_value=0, max_value=1, help_text="Melanoma (malignant).")
+    NV = serializers.FloatField(min_value=0, max_value=1, help_text="Nevus (benign).")
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("A succeeded prediction", value=PREDICTION_EXAMPLE, response_only=True),
+        OpenApiExample(
+            "A failed prediction",
+            value={
+                **PREDICTION_EXAMPLE,
+                "status": "failed",
+                "probabilities": None,
+                "predicted_class": None,
+                "malignant": None,
+                "risk_level": None,
+                "heatmap_url": None,
+                "heatmap_class": None,
+                "error": "The stored image cannot be decoded: image file is truncated.",
+            },
+            response_only=True,
+        ),
+    ]
+)
+class PredictionSerializer(serializers.ModelSerializer):
+    """Result fields are null until the prediction has succeeded."""
+
+    probabilities = serializers.SerializerMethodField()
+    predicted_class = serializers.SerializerMethodField()
+    risk_level = serializers.SerializerMethodField()
+    heatmap_class = serializers.SerializerMethodField()
+    heatmap_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Prediction
+        fields = [
+            "id",
+            "image",
+            "model_version",
+            "status",
+            "probabilities",
+            "predicted_class",
+            "malignant",
+            "risk_level",
+            "heatmap_url",
+            "heatmap_class",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    @staticmethod
+    def _succeeded(prediction: Prediction) -> bool:
+        return prediction.status == PredictionStatus.SUCCEEDED
+
+    @extend_schema_field(ProbabilitiesSerializer(allow_null=True))
+    def get_probabilities(self, prediction: Prediction) -> dict | None:
+        return prediction.probabilities if self._succeeded(prediction) else None
+
+    @extend_schema_field(serializers.ChoiceField(choices=DiagnosisClass.choices, allow_null=True))
+    def get_predicted_class(self, prediction: Prediction) -> str | None:
+        return prediction.predicted_class or None
+
+    @extend_schema_field(serializers.ChoiceField(choices=RiskLevel.choices, allow_null=True))
+    def get_risk_level(self, prediction: Prediction) -> str | None:
+        return prediction.risk_level or None
+
+    @extend_schema_field(serializers.ChoiceField(choices=DiagnosisClass.choices, allow_null=True))
+    def get_heatmap_class(self, prediction: Prediction) -> str | None:
+        return prediction.heatmap_class or None
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_heatmap_url(self, prediction: Prediction) -> str | None:
+        if not self._succeeded(prediction):
+            return None
+        return reverse("api:prediction-heatmap", kwargs={"pk": prediction.pk}, request=self.context.get("request"))
+
+
+class PredictRequestSerializer(serializers.Serializer):
+    model_version = serializers.PrimaryKeyRelatedField(
+        queryset=ModelVersion.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="A registered model version's id; the active version when omitted.",
+    )
+
+
+class HeatmapQuerySerializer(serializers.Serializer):
+    # "class" is a Python keyword, hence the source mapping in the view.
+    opacity = serializers.FloatField(
+        min_value=0, max_value=1, required=False, help_text="Heatmap opacity over the image; 1 = the map alone."
+    )
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "The bundled model",
+            value={
+                "id": 2,
+                "name": "skinportal-mobilenetv2",
+                "version": "1.0.0",
+                "architecture": "MobileNetV2 (alpha 1.0), global average pooling, dense softmax",
+                "input_size": 224,
+                "class_labels": ["BCC", "MEL", "NV"],
+                "preprocessing": "rgb-exif-bilinear-mobilenetv2-v1",
+                "temperature": 1.094,
+                "thresholds": {"medium": 0.176, "high": 0.3312},
+                "metrics": {"balanced_accuracy": 0.818, "auc": {"BCC": 0.985, "MEL": 0.898, "NV": 0.909}},
+                "is_active": True,
+                "created_at": "2026-11-01T12:00:00Z",
+            },
+            response_only=True,
+        )
+    ]
+)
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class_labels = serializers.ListField(child=serializers.CharField())
+    thresholds = serializers.DictField(child=serializers.FloatField(), help_text="Risk thresholds on P(BCC) + P(MEL).")
+    metrics = serializers.JSONField(help_text="Held-out evaluation (see docs/model-evaluation.md).")
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "name",
+            "version",
+            "architecture",
+            "input_size",
+            "class_labels",
+            "preprocessing",
+            "temperature",
+            "thresholds",
+            "metrics",
+            "is_active",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+HEATMAP_RESPONSE = {(200, "image/jpeg"): OpenApiTypes.BINARY}

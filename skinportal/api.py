@@ -1,0 +1,44 @@
+"""What every API endpoint shares: pagination, the error handler, the upload errors."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_standardized_errors.handler import ExceptionHandler as StandardizedExceptionHandler
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.serializers import as_serializer_error
+
+
+class Pagination(PageNumberPagination):
+    """``?page=N&page_size=M`` (at most 100 per page)."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class ExceptionHandler(StandardizedExceptionHandler):
+    """drf-standardized-errors' handler, which also turns the services' Django
+    ``ValidationError`` into a 400 with field messages (the same messages the UI shows)."""
+
+    def convert_known_exceptions(self, exc: Exception) -> Exception:
+        if isinstance(exc, DjangoValidationError):
+            return exceptions.ValidationError(detail=as_serializer_error(exc))
+        return super().convert_known_exceptions(exc)
+
+
+class FileTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The file is larger than the upload limit."
+    default_code = "file_too_large"
+
+
+class UnsupportedImageType(exceptions.APIException):
+    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    default_detail = "The file is not a JPEG, PNG or HEIC image."
+    default_code = "unsupported_image_type"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"

@@ -1,0 +1,47 @@
+"""The REST API under /api/v1/ and its schema and interactive docs under /api/."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import DefaultRouter
+
+from accounts.api import ClinicianViewSet, MeView, TokenView
+from cases.api import ImageViewSet, LesionViewSet, PatientViewSet
+from inference.api import ModelVersionViewSet, PredictionViewSet
+
+router = DefaultRouter()
+router.register("patients", PatientViewSet, basename="patient")
+router.register("lesions", LesionViewSet, basename="lesion")
+router.register("images", ImageViewSet, basename="image")
+router.register("predictions", PredictionViewSet, basename="prediction")
+router.register("model-versions", ModelVersionViewSet, basename="model-version")
+router.register("clinicians", ClinicianViewSet, basename="clinician")
+
+
+class DocsView(SpectacularSwaggerView):
+    """Swagger UI (assets served locally by drf-spectacular-sidecar). A browser without a
+    session is sent to the login page; the page then reads the schema with the session."""
+
+    login_redirect = True
+    permission_classes = [AllowAny]
+
+
+class RedocView(SpectacularRedocView):
+    login_redirect = True
+    permission_classes = [AllowAny]
+
+
+api_v1 = [
+    path("me/", MeView.as_view(), name="me"),
+    path("auth/token/", TokenView.as_view(), name="token"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("v1/", include((api_v1, "api"), namespace="api")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

@@ -1,0 +1,20 @@
+"""Project middleware."""
+
+from __future__ import annotations
+
+from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
+from rest_framework.views import APIView
+
+
+class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
+    """Django's "every page needs login" rule, except for API views: DRF authenticates those
+    itself (token or session, ``IsAuthenticated`` by default) and answers an anonymous client
+    with 401 instead of a redirect to the login page. A view class may ask for the redirect
+    (the interactive API docs do) with ``login_redirect = True``."""
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        view_class = getattr(view_func, "cls", None)
+        is_api_view = isinstance(view_class, type) and issubclass(view_class, APIView)
+        if is_api_view and not getattr(view_class, "login_redirect", False):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)
