@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from .models import User
-from .services import TOKEN_LIFETIMES_DAYS
+from .services import DEFAULT_TOKEN_LIFETIME_DAYS
 
 
 class UserSummarySerializer(serializers.ModelSerializer):
@@ -63,7 +63,7 @@ class TokenRequestSerializer(serializers.Serializer):
     lifetime_days = serializers.IntegerField(
         min_value=1,
         max_value=settings.SKINPORTAL_API_TOKEN_MAX_DAYS,
-        default=TOKEN_LIFETIMES_DAYS[0],
+        default=DEFAULT_TOKEN_LIFETIME_DAYS,
         help_text="How long the token works, in days.",
     )
 

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from .models import ApiToken, User
 
 TOKEN_LIFETIMES_DAYS = (30, 90, 365)
+DEFAULT_TOKEN_LIFETIME_DAYS = 90
 
 
 def api_token_create(*, user: User, name: str, lifetime_days: int) -> tuple[ApiToken, str]:

@@ -15,8 +15,8 @@ from inference import services
 from inference.models import ModelVersion, Prediction, PredictionStatus, RiskLevel
 
 from .. import images
+from ..conftest import model_version_from_dir
 from ..factories import LesionFactory, LesionImageFactory
-from .conftest import model_version_from_dir
 
 pytestmark = pytest.mark.django_db
 

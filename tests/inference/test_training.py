@@ -17,7 +17,7 @@ from inference.models import CLASSES, ModelVersion
 from inference.preprocessing import PREPROCESSING_ID, preprocess
 
 from .. import images
-from .conftest import model_version_from_dir
+from ..conftest import model_version_from_dir
 from .model_fixture import SHARED_DATA
 
 ISIC = SHARED_DATA / "isic"

@@ -140,7 +140,7 @@ def test_admin_lists_predictions_with_previews_and_reruns(analysed_image, admin_
 
 
 def test_admin_activates_a_model_version(admin_client_, model_version, models_dir):
-    from .conftest import model_version_from_dir
+    from ..conftest import model_version_from_dir
 
     newer = model_version_from_dir(models_dir, active=False, version="2.0.0")
     admin_client_.post(

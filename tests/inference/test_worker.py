@@ -24,8 +24,8 @@ from inference.models import Prediction, PredictionStatus
 from skinportal.celery import app as celery_app
 
 from .. import images
+from ..conftest import model_version_from_dir
 from ..factories import LesionFactory
-from .conftest import model_version_from_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_URL = settings.CELERY_BROKER_URL
