@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
+
+from skinportal.api import error_response
 
 from . import selectors, services
 from .models import ApiToken
@@ -40,7 +43,7 @@ class TokenView(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={201: TokenSerializer},
+        responses={201: TokenSerializer, 401: error_response("Wrong username or password, or inactive account.")},
         auth=[],
         summary="Create a personal API token",
         tags=["accounts"],
@@ -66,11 +69,12 @@ class TokenView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema(tags=["accounts"])
+@extend_schema_view(list=extend_schema(summary="List active clinicians (to share a patient with)", tags=["accounts"]))
 class ClinicianViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Active clinicians, to choose whom to share a patient with."""
 
     serializer_class = UserSummarySerializer
+    filter_backends = [SearchFilter, OrderingFilter]
     search_fields = ["username", "first_name", "last_name"]
     ordering_fields = ["username", "last_name"]
 

@@ -10,6 +10,13 @@ from .models import User
 from .services import DEFAULT_TOKEN_LIFETIME_DAYS
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A clinician", value={"id": 9, "username": "bjones", "display_name": "Ben Jones"}, response_only=True
+        )
+    ]
+)
 class UserSummarySerializer(serializers.ModelSerializer):
     display_name = serializers.CharField(read_only=True)
 

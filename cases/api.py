@@ -17,7 +17,7 @@ from accounts.models import User
 from inference import selectors as inference_selectors
 from inference.serializers import PredictionSerializer, PredictRequestSerializer
 from inference.services import prediction_request
-from skinportal.api import Conflict, FileTooLarge, UnsupportedImageType
+from skinportal.api import Conflict, FileTooLarge, IgnoreAcceptHeader, UnsupportedImageType, error_response
 
 from . import services
 from .files import serve_private_file
@@ -55,7 +55,9 @@ FILE_RESPONSE = {
         summary="Change a patient's details", request=PatientInputSerializer, tags=["patients"]
     ),
     destroy=extend_schema(
-        summary="Delete a patient with all their lesions, images and predictions (owner or admin)", tags=["patients"]
+        summary="Delete a patient with all their lesions, images and predictions (owner or admin)",
+        responses={204: None, 403: error_response("Only the patient's owner or an admin may.")},
+        tags=["patients"],
     ),
 )
 class PatientViewSet(viewsets.ModelViewSet):
@@ -95,7 +97,7 @@ class PatientViewSet(viewsets.ModelViewSet):
     @extend_schema(
         summary="Share the patient with a clinician (owner or admin)",
         request=ShareInputSerializer,
-        responses={201: PatientSerializer},
+        responses={201: PatientSerializer, 403: error_response("Only the patient's owner or an admin may.")},
         tags=["patients"],
     )
     @action(detail=True, methods=["post"], url_path="shares")
@@ -109,7 +111,11 @@ class PatientViewSet(viewsets.ModelViewSet):
         services.patient_share(patient=patient, actor=request.user, clinician=clinician)
         return self._respond(patient, status_code=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Revoke a clinician's access (owner or admin)", responses={204: None}, tags=["patients"])
+    @extend_schema(
+        summary="Revoke a clinician's access (owner or admin)",
+        responses={204: None, 403: error_response("Only the patient's owner or an admin may.")},
+        tags=["patients"],
+    )
     @action(detail=True, methods=["delete"], url_path=r"shares/(?P<user_pk>\d+)")
     def unshare(self, request: Request, pk: int, user_pk: str) -> Response:
         patient = self.get_object()
@@ -216,7 +222,12 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             "400, and pixels this lesion already has 409; nothing is stored then."
         ),
         request={"multipart/form-data": ImageUploadSerializer},
-        responses={201: ImageSerializer},
+        responses={
+            201: ImageSerializer,
+            409: error_response("The lesion already has an image with these pixels (its id is in the message)."),
+            413: error_response("The file is over the upload size limit."),
+            415: error_response("The file is not a JPEG, PNG or HEIC image."),
+        },
         tags=["images"],
     )
     def create(self, request: Request) -> Response:
@@ -240,19 +251,23 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(self._serialize(image, many=False), status=status.HTTP_201_CREATED, headers=headers)
 
     @extend_schema(summary="Download the stored image", responses=FILE_RESPONSE, tags=["images"])
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
     def file(self, request: Request, pk: int):
         return serve_private_file(self.get_object().file)
 
     @extend_schema(summary="Download the image's thumbnail", responses=FILE_RESPONSE, tags=["images"])
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
     def thumbnail(self, request: Request, pk: int):
         return serve_private_file(self.get_object().thumbnail)
 
     @extend_schema(
         summary="Queue a new prediction of the image (patient's owner or admin)",
         request=PredictRequestSerializer,
-        responses={201: PredictionSerializer},
+        responses={
+            201: PredictionSerializer,
+            403: error_response("Only the patient's owner or an admin may."),
+            409: error_response("No model version is active."),
+        },
         tags=["images"],
     )
     @action(detail=True, methods=["post"])
@@ -267,4 +282,5 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         )
         if prediction is None:
             raise Conflict("No model is active, so the image cannot be analysed. Ask an admin.")
+        prediction.refresh_from_db()  # tasks run in-process (local profile) have finished already
         return Response(PredictionSerializer(prediction, context=self.get_serializer_context()).data, status=201)

@@ -49,6 +49,14 @@ class ImageRejected(Exception):
         super().__init__(f"{filename}: {reason}")
 
 
+def too_large(filename: str, *, size: int, max_bytes: int) -> ImageRejected:
+    return ImageRejected(
+        filename,
+        f"the file is {size / 1_048_576:.1f} MB; the limit is {max_bytes / 1_048_576:.0f} MB.",
+        code=RejectionCode.TOO_LARGE,
+    )
+
+
 @dataclass(frozen=True)
 class NormalisedImage:
     jpeg: bytes
@@ -101,11 +109,7 @@ def normalise_upload(
     if len(data) == 0:
         raise ImageRejected(filename, "the file is empty.", code=RejectionCode.EMPTY)
     if len(data) > max_bytes:
-        raise ImageRejected(
-            filename,
-            f"the file is {len(data) / 1_048_576:.1f} MB; the limit is {max_bytes / 1_048_576:.0f} MB.",
-            code=RejectionCode.TOO_LARGE,
-        )
+        raise too_large(filename, size=len(data), max_bytes=max_bytes)
     with warnings.catch_warnings():
         # Our own pixel limit applies below; Pillow's bomb warning would only add noise.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)

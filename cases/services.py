@@ -18,7 +18,7 @@ from accounts.models import User
 from inference.models import Prediction
 from inference.services import prediction_request
 
-from .imaging import ImageRejected, NormalisedImage, normalise_upload
+from .imaging import ImageRejected, NormalisedImage, normalise_upload, too_large
 from .models import AnatomicSite, Lesion, LesionImage, LesionStatus, Modality, Patient, PatientShare, Sex
 from .selectors import patient_can_manage_sharing
 from .validators import validate_not_in_future
@@ -189,8 +189,10 @@ def _file_name(upload: UploadedFile) -> str:
     return (upload.name or "unnamed file").rsplit("/", 1)[-1][:255]
 
 
-def _read_upload(upload: UploadedFile, *, max_bytes: int) -> bytes:
+def _read_upload(upload: UploadedFile, *, name: str, max_bytes: int) -> bytes:
     """Read at most ``max_bytes + 1`` bytes: enough to tell an over-size file without reading all of it."""
+    if upload.size is not None and upload.size > max_bytes:
+        raise too_large(name, size=upload.size, max_bytes=max_bytes)
     upload.seek(0)
     return upload.read(max_bytes + 1)
 
@@ -227,7 +229,7 @@ def image_upload(
     for upload in files:
         name = _file_name(upload)
         try:
-            data = _read_upload(upload, max_bytes=settings.SKINPORTAL_MAX_UPLOAD_BYTES)
+            data = _read_upload(upload, name=name, max_bytes=settings.SKINPORTAL_MAX_UPLOAD_BYTES)
             checked.append(
                 (
                     name,

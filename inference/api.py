@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cases.files import serve_private_file
-from skinportal.api import Conflict
+from skinportal.api import Conflict, IgnoreAcceptHeader, error_response
 
 from . import selectors, services
 from .filters import PredictionFilter
@@ -35,7 +35,11 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(
         summary="Queue a new prediction of the same image by the active model (patient's owner or admin)",
         request=None,
-        responses={201: PredictionSerializer},
+        responses={
+            201: PredictionSerializer,
+            403: error_response("Only the patient's owner or an admin may."),
+            409: error_response("No model version is active."),
+        },
         tags=["predictions"],
     )
     @action(detail=True, methods=["post"])
@@ -46,6 +50,7 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         new_prediction = services.prediction_rerun(prediction=prediction, requested_by=request.user)
         if new_prediction is None:
             raise Conflict("No model is active, so the image cannot be analysed. Ask an admin.")
+        new_prediction.refresh_from_db()  # tasks run in-process (local profile) have finished already
         return Response(self.get_serializer(new_prediction).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -61,14 +66,15 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         responses={
             (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="A JPEG the size of the image."),
             302: OpenApiResponse(description="With S3 storage: a redirect to a signed URL of the stored overlay."),
+            409: error_response("The prediction has not succeeded (yet), or its image cannot be read."),
         },
         tags=["predictions"],
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
     def heatmap(self, request: Request, pk: int):
         prediction = self.get_object()
         if prediction.status != PredictionStatus.SUCCEEDED:
-            raise Conflict(f"This prediction is {prediction.get_status_display().lower()} and has no heatmap.")
+            raise Conflict(f"This prediction has no heatmap: it has not succeeded (status: {prediction.status}).")
         query = HeatmapQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         class_label = request.query_params.get("class") or prediction.heatmap_class

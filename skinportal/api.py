@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse
 from drf_standardized_errors.handler import ExceptionHandler as StandardizedExceptionHandler
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.serializers import as_serializer_error
 
@@ -23,6 +26,8 @@ class ExceptionHandler(StandardizedExceptionHandler):
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         if isinstance(exc, DjangoValidationError):
             return exceptions.ValidationError(detail=as_serializer_error(exc))
+        if isinstance(exc, DjangoPermissionDenied) and str(exc):
+            return exceptions.PermissionDenied(detail=str(exc))  # the service's reason, not a generic one
         return super().convert_known_exceptions(exc)
 
 
@@ -42,3 +47,28 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state of the resource."
     default_code = "conflict"
+
+
+class _ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    attr = serializers.CharField(allow_null=True)
+
+
+class ClientErrorResponseSerializer(serializers.Serializer):
+    """The error shape, for the statuses drf-standardized-errors does not document itself."""
+
+    type = serializers.ChoiceField(choices=["client_error"])
+    errors = _ErrorSerializer(many=True)
+
+
+class IgnoreAcceptHeader(DefaultContentNegotiation):
+    """For file downloads: the body is the file whatever the client accepts (``Accept:
+    image/jpeg`` must not be a 406); errors are JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def error_response(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ClientErrorResponseSerializer, description=description)

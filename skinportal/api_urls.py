@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework import exceptions
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
+from rest_framework.views import APIView
 
 from accounts.api import ClinicianViewSet, MeView, TokenView
 from cases.api import ImageViewSet, LesionViewSet, PatientViewSet
 from inference.api import ModelVersionViewSet, PredictionViewSet
 
-router = DefaultRouter()
+
+class IdRouter(DefaultRouter):
+    """Object ids are integers: anything else in their place is not a URL of the API."""
+
+    def get_lookup_regex(self, viewset, lookup_prefix=""):
+        return rf"(?P<{lookup_prefix}{viewset.lookup_url_kwarg or viewset.lookup_field}>[0-9]+)"
+
+
+router = IdRouter()
 router.register("patients", PatientViewSet, basename="patient")
 router.register("lesions", LesionViewSet, basename="lesion")
 router.register("images", ImageViewSet, basename="image")
@@ -33,6 +43,18 @@ class RedocView(SpectacularRedocView):
     permission_classes = [AllowAny]
 
 
+class NotFoundView(APIView):
+    """Any other URL under /api/: a 404 in the API's error shape (after authentication), not
+    the web UI's HTML page."""
+
+    schema = None
+
+    def dispatch_not_found(self, request, *args, **kwargs):
+        raise exceptions.NotFound()
+
+    get = post = put = patch = delete = dispatch_not_found
+
+
 api_v1 = [
     path("me/", MeView.as_view(), name="me"),
     path("auth/token/", TokenView.as_view(), name="token"),
@@ -44,4 +66,5 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    re_path(r"", NotFoundView.as_view(), name="api-not-found"),  # matches any remaining path
 ]

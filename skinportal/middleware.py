@@ -14,7 +14,9 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         view_class = getattr(view_func, "cls", None)
-        is_api_view = isinstance(view_class, type) and issubclass(view_class, APIView)
-        if is_api_view and not getattr(view_class, "login_redirect", False):
-            return None
-        return super().process_view(request, view_func, view_args, view_kwargs)
+        if not (isinstance(view_class, type) and issubclass(view_class, APIView)):
+            return super().process_view(request, view_func, view_args, view_kwargs)
+        # DRF marks its views login_required = False, so Django's check would pass them all.
+        if getattr(view_class, "login_redirect", False) and not request.user.is_authenticated:
+            return self.handle_no_permission(request, view_func)
+        return None

@@ -140,3 +140,32 @@ def api_client_for():
         return client
 
     return make
+
+
+@pytest.fixture
+def worker_setup(transactional_db, settings, models_dir, tmp_path):
+    """A committed active model version, the test process sending tasks to the broker (not
+    running them in-process), an empty queue, and a factory of workers."""
+    model_version_from_dir(models_dir)
+    media_root = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+    from skinportal.celery import app as celery_app
+
+    from .workers import Worker
+
+    celery_app.close()  # drop connections another test may have opened to another broker
+    celery_app.conf.task_always_eager = False
+    celery_app.control.purge()
+    workers: list[Worker] = []
+
+    def start_worker() -> Worker:
+        worker = Worker(media_root=media_root, models_dir=models_dir, log=tmp_path / "worker.log")
+        workers.append(worker)
+        worker.start()
+        return worker
+
+    yield start_worker
+    for worker in workers:
+        worker.stop()
+    celery_app.control.purge()
+    celery_app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+    celery_app.close()

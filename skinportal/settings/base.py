@@ -206,7 +206,6 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
@@ -216,7 +215,9 @@ REST_FRAMEWORK = {
         "uploads": env("API_THROTTLE_UPLOADS", default="600/hour"),
         "token": env("API_THROTTLE_TOKEN", default="10/minute"),
     },
-    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=None),
+    # Client addresses for throttling: 0 = the socket's address (X-Forwarded-For ignored); behind N
+    # trusted proxies set N, so that a client cannot pick its own address with that header.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 DRF_STANDARDIZED_ERRORS = {
@@ -230,6 +231,8 @@ REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
 }
 KNOX_TOKEN_MODEL = "accounts.ApiToken"
+# knox's own migrations would create a table for its AuthToken, which ApiToken replaces.
+MIGRATION_MODULES = {"knox": None}
 SKINPORTAL_API_TOKEN_MAX_DAYS = env.int("SKINPORTAL_API_TOKEN_MAX_DAYS", default=365)
 
 SPECTACULAR_SETTINGS = {
@@ -278,6 +281,7 @@ SPECTACULAR_SETTINGS = {
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = ["Location", "Retry-After"]
 
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
 SESSION_COOKIE_HTTPONLY = True

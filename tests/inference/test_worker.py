@@ -8,137 +8,18 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
-import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
 from cases import services as case_services
 from inference.models import Prediction, PredictionStatus
-from skinportal.celery import app as celery_app
 
 from .. import images
-from ..conftest import model_version_from_dir
 from ..factories import LesionFactory
+from ..workers import REAL_WORKER, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-BROKER_URL = settings.CELERY_BROKER_URL
-WAIT_SECONDS = 90
-
-
-def _redis_reachable() -> bool:
-    try:
-        import redis
-
-        return redis.Redis.from_url(BROKER_URL, socket_connect_timeout=1).ping()
-    except Exception:
-        return False
-
-
-pytestmark = [
-    pytest.mark.worker,
-    pytest.mark.skipif(
-        not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
-        reason="the real-worker tests share the database with a worker process: run them on PostgreSQL "
-        "(DATABASE_URL=postgres://..., as .ci/run does)",
-    ),
-    pytest.mark.skipif(
-        not BROKER_URL.startswith("redis://") or not _redis_reachable(), reason=f"needs Redis at {BROKER_URL}"
-    ),
-]
-
-
-class Worker:
-    """``celery -A skinportal worker`` in its own process group, on a queue of its own."""
-
-    def __init__(self, *, media_root: Path, models_dir: Path, log: Path) -> None:
-        database = connection.settings_dict
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "skinportal.settings.test",
-            "DATABASE_URL": (
-                f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
-                f"/{database['NAME']}"
-            ),
-            "CELERY_BROKER_URL": BROKER_URL,
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-            "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-            "CELERY_VISIBILITY_TIMEOUT": "5",
-            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
-            "SKINPORTAL_MEDIA_ROOT": str(media_root),
-            "SKINPORTAL_MODELS_DIR": str(models_dir),
-        }
-        self.log = log
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "celery", "-A", "skinportal", "worker", "--loglevel=INFO"]
-        command += ["--concurrency=2", "--without-mingle", "--without-gossip", "-n", f"test-{uuid.uuid4().hex[:8]}@%h"]
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if b" ready." in self.log.read_bytes():
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the worker exited:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        raise RuntimeError(f"the worker did not start:\n{self.log.read_text()[-3000:]}")
-
-    def children(self) -> list[int]:
-        result = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False)
-        return [int(pid) for pid in result.stdout.split()]
-
-    def kill(self) -> None:
-        """SIGKILL the whole worker, parent and children: nothing gets to clean up."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-@pytest.fixture
-def worker_setup(transactional_db, settings, models_dir, tmp_path):
-    """A committed active model version, the test process sending tasks to the broker (not
-    running them in-process), an empty queue, and a factory of workers."""
-    model_version_from_dir(models_dir)
-    media_root = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
-    celery_app.close()  # drop connections another test may have opened to another broker
-    celery_app.conf.task_always_eager = False
-    celery_app.control.purge()
-    workers: list[Worker] = []
-
-    def start_worker() -> Worker:
-        worker = Worker(media_root=media_root, models_dir=models_dir, log=tmp_path / "worker.log")
-        workers.append(worker)
-        worker.start()
-        return worker
-
-    yield start_worker
-    for worker in workers:
-        worker.stop()
-    celery_app.control.purge()
-    celery_app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
-    celery_app.close()
+pytestmark = REAL_WORKER
 
 
 def upload(owner, *files: bytes):
@@ -148,15 +29,6 @@ def upload(owner, *files: bytes):
         uploaded_by=owner,
         files=[SimpleUploadedFile(f"{n}.jpg", data) for n, data in enumerate(files)],
     ).stored
-
-
-def wait_until(condition, *, seconds: float = WAIT_SECONDS, what: str = "") -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
 def test_a_real_worker_computes_every_prediction(worker_setup, clinician):
