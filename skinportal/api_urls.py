@@ -59,6 +59,9 @@ api_v1 = [
     path("me/", MeView.as_view(), name="me"),
     path("auth/token/", TokenView.as_view(), name="token"),
     *router.urls,
+    path("", include("reviews.api_urls")),
+    path("", include("notifications.api_urls")),
+    path("", include("audit.api_urls")),
 ]
 
 urlpatterns = [

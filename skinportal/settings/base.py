@@ -39,9 +39,13 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "knox",
     "corsheaders",
+    "simple_history",
     "accounts",
     "cases",
     "inference",
+    "reviews",
+    "notifications",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -52,11 +56,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who made a change, for the change history (django-simple-history).
+    "simple_history.middleware.HistoryRequestMiddleware",
     # Every page and every file needs login unless a view opts out explicitly; API views
     # authenticate (token or session) in DRF and answer 401 instead of redirecting.
     "skinportal.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Records every view of a patient record, image or heatmap (UI, API, files): audit.AccessLog.
+    "audit.middleware.AccessLogMiddleware",
 ]
 
 ROOT_URLCONF = "skinportal.urls"
@@ -282,6 +290,22 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
 CORS_EXPOSE_HEADERS = ["Location", "Retry-After"]
+
+# E-mail (notifications): EMAIL_URL in django-environ's form, e.g. smtp+tls://user:pass@host:587;
+# the default prints e-mails to the console.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="SkinPortal <skinportal@localhost>")
+SKINPORTAL_EMAIL_NOTIFICATIONS = env.bool("SKINPORTAL_EMAIL_NOTIFICATIONS", default=True)
+# The site's address, for links in e-mails (no request there to build them from).
+SKINPORTAL_SITE_URL = env("SKINPORTAL_SITE_URL", default="http://127.0.0.1:8000")
 
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
 SESSION_COOKIE_HTTPONLY = True
