@@ -1,1 +1,1 @@
-from tests.inference.conftest import model_version, models_dir, test_model_dir  # noqa: F401
+"""The browser tests use the model fixtures of tests/conftest.py."""
