@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
 from .models import Lesion, LesionImage, Patient, PatientShare
@@ -24,9 +25,10 @@ def thumbnail_html(image: LesionImage, size: int = 80) -> str:
     )
 
 
-class VisibleToUserAdmin(admin.ModelAdmin):
+class VisibleToUserAdmin(SimpleHistoryAdmin):
     """Open to the admin role (staff users) without per-model permissions, and restricted to
-    what the access rule lets the user see."""
+    what the access rule lets the user see. Each object's "History" page lists its versions
+    (django-simple-history): who changed what, and when."""
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)

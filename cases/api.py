@@ -22,9 +22,11 @@ from skinportal.api import Conflict, FileTooLarge, IgnoreAcceptHeader, Unsupport
 from . import services
 from .files import serve_private_file
 from .filters import ImageFilter, LesionFilter, PatientFilter
+from .history import lesion_history, patient_history
 from .imaging import RejectionCode
 from .models import Lesion, LesionImage, Patient
 from .serializers import (
+    HistoryEntrySerializer,
     ImageSerializer,
     ImageUploadSerializer,
     LesionInputSerializer,
@@ -112,6 +114,17 @@ class PatientViewSet(viewsets.ModelViewSet):
         return self._respond(patient, status_code=status.HTTP_201_CREATED)
 
     @extend_schema(
+        summary="The patient record's change history, with its care team's",
+        responses=HistoryEntrySerializer(many=True),
+        tags=["patients"],
+    )
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk: int) -> Response:
+        entries = patient_history(patient=self.get_object())
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
+
+    @extend_schema(
         summary="Revoke a clinician's access (owner or admin)",
         responses={204: None, 403: error_response("Only the patient's owner or an admin may.")},
         tags=["patients"],
@@ -147,7 +160,7 @@ class LesionViewSet(
 
     def get_queryset(self):
         lesions = Lesion.objects.visible_to(self.request.user).with_image_count().order_by("-opened_on", "-pk")
-        return inference_selectors.lesions_with_latest_risk(lesions)
+        return inference_selectors.lesions_with_latest_result(lesions)
 
     def _respond(self, lesion: Lesion, *, status_code: int = status.HTTP_200_OK) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=lesion.pk)).data, status=status_code)
@@ -157,6 +170,17 @@ class LesionViewSet(
         data.is_valid(raise_exception=True)
         lesion = services.lesion_create(actor=request.user, **data.validated_data)
         return self._respond(lesion, status_code=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The change history of the case, its images, results, reviews and histopathology",
+        responses=HistoryEntrySerializer(many=True),
+        tags=["lesions"],
+    )
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk: int) -> Response:
+        entries = lesion_history(lesion=self.get_object())
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
 
     def update(self, request: Request, pk: int, partial: bool = False) -> Response:
         lesion = self.get_object()

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from .validators import validate_not_in_future
 
@@ -53,11 +54,12 @@ class Modality(models.TextChoices):
 
 class PatientQuerySet(models.QuerySet["Patient"]):
     def visible_to(self, user) -> PatientQuerySet:
-        """The access rule: admins see every patient; a clinician sees the patients they
-        own or that are shared with them; anyone else sees nothing."""
+        """The access rule: admins and reviewers see every patient (reviewers review every
+        case); a clinician sees the patients they own or that are shared with them; anyone
+        else sees nothing."""
         if not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()
-        if user.is_admin:
+        if user.is_admin or user.is_reviewer:
             return self.all()
         return self.owned_or_shared_by(user)
 
@@ -97,6 +99,7 @@ class Patient(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = PatientQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["family_name", "given_name", "pk"]
@@ -123,6 +126,8 @@ class PatientShare(models.Model):
     clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="patient_shares")
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    history = HistoricalRecords()
 
     class Meta:
         constraints = [
@@ -152,6 +157,7 @@ class Lesion(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = LesionQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-opened_on", "-pk"]
@@ -205,6 +211,7 @@ class LesionImage(models.Model):
     uploaded_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = LesionImageQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["captured_on", "uploaded_at", "pk"]

@@ -11,16 +11,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from inference.selectors import timeline_risks
 from inference.views import analysis_context
+from reviews import selectors as review_selectors
+from reviews.forms import HistopathologyForm
 
 from . import selectors, services
 from .files import serve_private_file
 from .forms import ImageUploadForm, LesionForm, PatientForm, PatientSearchForm, ShareForm
+from .history import lesion_history
 from .models import LesionImage
 
 PATIENTS_PER_PAGE = 25
+LESION_HISTORY_ENTRIES = 50
 
 
-def _apply_validation_error(form, error: ValidationError) -> None:
+def apply_validation_error(form, error: ValidationError) -> None:
     if hasattr(error, "error_dict"):
         for field_name, field_errors in error.error_dict.items():
             form.add_error(field_name if field_name in form.fields else None, field_errors)
@@ -56,7 +60,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
         try:
             patient = services.patient_create(owner=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _apply_validation_error(form, error)
+            apply_validation_error(form, error)
         else:
             messages.success(request, f"Patient {patient.full_name} registered.")
             return redirect(patient)
@@ -90,7 +94,7 @@ def patient_update(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.patient_update(patient=patient, actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _apply_validation_error(form, error)
+            apply_validation_error(form, error)
         else:
             messages.success(request, "Patient details saved.")
             return redirect(patient)
@@ -139,7 +143,7 @@ def lesion_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
         try:
             lesion = services.lesion_create(patient=patient, actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _apply_validation_error(form, error)
+            apply_validation_error(form, error)
         else:
             messages.success(request, f"Lesion “{lesion.label}” opened.")
             return redirect(lesion)
@@ -159,6 +163,11 @@ def lesion_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "patient": lesion.patient,
             "timeline": [(image, predictions[image.pk]) for image in images],
             "upload_form": ImageUploadForm(),
+            "reviews": review_selectors.lesion_reviews(lesion=lesion),
+            "histopathology": review_selectors.lesion_histopathology(lesion=lesion),
+            "histopathology_form": HistopathologyForm(),
+            "can_review": review_selectors.can_review(user=request.user),
+            "history": lesion_history(lesion=lesion, limit=LESION_HISTORY_ENTRIES),
         },
     )
 
@@ -171,7 +180,7 @@ def lesion_update(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.lesion_update(lesion=lesion, actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _apply_validation_error(form, error)
+            apply_validation_error(form, error)
         else:
             messages.success(request, "Lesion saved.")
             return redirect(lesion)
@@ -196,7 +205,7 @@ def image_upload(request: HttpRequest, lesion_pk: int) -> HttpResponse:
             rejections = error.messages
             form.add_error("files", "Nothing was stored: fix or remove the files listed below and upload again.")
         except ValidationError as error:
-            _apply_validation_error(form, error)
+            apply_validation_error(form, error)
         else:
             if result.stored:
                 count = len(result.stored)

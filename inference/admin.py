@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
 
 from cases.admin import VisibleToUserAdmin, thumbnail_html
 
@@ -12,7 +13,7 @@ from .models import ModelVersion, Prediction
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(SimpleHistoryAdmin):
     list_display = ("name", "version", "is_active", "input_size", "temperature", "prediction_count", "created_at")
     list_filter = ("is_active", "name")
     search_fields = ("name", "version", "sha256")

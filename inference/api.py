@@ -12,6 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cases.files import serve_private_file
+from cases.history import model_version_history
+from cases.serializers import HistoryEntrySerializer
 from skinportal.api import Conflict, IgnoreAcceptHeader, error_response
 
 from . import selectors, services
@@ -101,3 +103,13 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.model_version_list()
+
+    @extend_schema(
+        summary="The model version's change history (registration, activation, metrics)",
+        responses=HistoryEntrySerializer(many=True),
+        tags=["model versions"],
+    )
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk: int) -> Response:
+        page = self.paginate_queryset(model_version_history(model_version=self.get_object()))
+        return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 CLASSES = ("BCC", "MEL", "NV")
 MALIGNANT_CLASSES = ("BCC", "MEL")
@@ -62,6 +63,7 @@ class ModelVersion(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = ModelVersionQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["card"])
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -130,6 +132,7 @@ class Prediction(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = PredictionQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

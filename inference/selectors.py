@@ -73,22 +73,24 @@ def can_rerun(*, user: User, image: LesionImage) -> bool:
     return user.is_admin or image.lesion.patient.owner_id == user.pk
 
 
-def lesions_with_latest_risk(lesions: QuerySet[Lesion]) -> QuerySet[Lesion]:
-    """Annotate ``latest_risk``: the risk level of the most recent visit's latest succeeded
-    prediction, the active model's first (as ``current_prediction`` picks), in the same query."""
-    latest = (
-        Prediction.objects.filter(image__lesion=OuterRef("pk"), status=PredictionStatus.SUCCEEDED)
-        .order_by(
-            "-image__captured_on",
-            "-image__uploaded_at",
-            "-image__pk",
-            F("model_version__is_active").desc(),
-            "-created_at",
-            "-pk",
-        )
-        .values("risk_level")[:1]
+def lesions_with_latest_result(lesions: QuerySet[Lesion]) -> QuerySet[Lesion]:
+    """Annotate the lesion's latest result: the most recent visit's latest succeeded prediction,
+    the active model's first (as ``current_prediction`` picks), in the same query:
+    ``latest_prediction_id``, ``latest_risk``, ``latest_class``, ``latest_finished_at``."""
+    latest = Prediction.objects.filter(image__lesion=OuterRef("pk"), status=PredictionStatus.SUCCEEDED).order_by(
+        "-image__captured_on",
+        "-image__uploaded_at",
+        "-image__pk",
+        F("model_version__is_active").desc(),
+        "-created_at",
+        "-pk",
     )
-    return lesions.annotate(latest_risk=Subquery(latest))
+    return lesions.annotate(
+        latest_prediction_id=Subquery(latest.values("pk")[:1]),
+        latest_risk=Subquery(latest.values("risk_level")[:1]),
+        latest_class=Subquery(latest.values("predicted_class")[:1]),
+        latest_finished_at=Subquery(latest.values("finished_at")[:1]),
+    )
 
 
 def prediction_list(*, user: User) -> QuerySet[Prediction]:

@@ -20,10 +20,12 @@ from PIL import Image
 
 from accounts.models import User
 from cases.models import LesionImage
+from notifications.models import NotificationKind
+from notifications.services import notification_send
 
 from . import heatmaps
 from .engine import ModelFileError, get_engine, models_dir, normalised_cam, sha256_of_file, softmax
-from .models import CLASSES, MALIGNANT_CLASSES, ModelVersion, Prediction, PredictionStatus
+from .models import CLASSES, MALIGNANT_CLASSES, ModelVersion, Prediction, PredictionStatus, RiskLevel
 from .preprocessing import PREPROCESSING_ID, load_rgb, preprocess
 
 logger = logging.getLogger(__name__)
@@ -159,9 +161,13 @@ def model_version_register(*, keras_path: Path, activate: bool = False, skip_reg
 @transaction.atomic
 def model_version_activate(*, model_version: ModelVersion) -> ModelVersion:
     """Make this the one active version. New uploads are predicted with it; earlier results stay."""
-    ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=model_version.pk).update(is_active=False)
-    ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True)
+    # Saved one by one (not .update()) so that the change history records both.
+    for previous in ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=model_version.pk):
+        previous.is_active = False
+        previous.save(update_fields=["is_active"])
     model_version.refresh_from_db()
+    model_version.is_active = True
+    model_version.save(update_fields=["is_active"])
     return model_version
 
 
@@ -355,12 +361,31 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
             locked.error = ""
             locked.finished_at = timezone.now()
             locked.save()
+            if locked.risk_level == RiskLevel.HIGH:
+                _notify_high_risk(locked)
             return locked
     except BaseException:
         for name in (heatmap_name, raw_map_name):
             if name:
                 Prediction._meta.get_field("heatmap").storage.delete(name)
         raise
+
+
+def _notify_high_risk(prediction: Prediction) -> None:
+    """Tell the patient's owner about a new high-risk result (in the app, and by e-mail)."""
+    lesion = prediction.image.lesion
+    notification_send(
+        recipient=lesion.patient.owner,
+        kind=NotificationKind.HIGH_RISK,
+        title=f"High-risk result: {lesion.label}",
+        body=(
+            f"A new image of this lesion was analysed as high risk "
+            f"({prediction.get_predicted_class_display()} most likely). Please review it."
+        ),
+        url=prediction.image.get_absolute_url(),
+        lesion=lesion,
+        event_key=f"prediction:{prediction.pk}",
+    )
 
 
 def heatmap_render(*, prediction: Prediction, class_label: str | None = None, opacity: float | None = None) -> bytes:

@@ -9,7 +9,20 @@ from drf_standardized_errors.handler import ExceptionHandler as StandardizedExce
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.routers import SimpleRouter
 from rest_framework.serializers import as_serializer_error
+
+
+class IdLookupMixin:
+    """Object ids are integers: anything else in their place is not a URL of the API (and so
+    gets the API's JSON 404)."""
+
+    def get_lookup_regex(self, viewset, lookup_prefix=""):
+        return rf"(?P<{lookup_prefix}{viewset.lookup_url_kwarg or viewset.lookup_field}>[0-9]+)"
+
+
+class IdRouter(IdLookupMixin, SimpleRouter):
+    """The router of each app's API routes."""
 
 
 class Pagination(PageNumberPagination):

@@ -12,16 +12,14 @@ from rest_framework.views import APIView
 from accounts.api import ClinicianViewSet, MeView, TokenView
 from cases.api import ImageViewSet, LesionViewSet, PatientViewSet
 from inference.api import ModelVersionViewSet, PredictionViewSet
+from skinportal.api import IdLookupMixin
 
 
-class IdRouter(DefaultRouter):
-    """Object ids are integers: anything else in their place is not a URL of the API."""
-
-    def get_lookup_regex(self, viewset, lookup_prefix=""):
-        return rf"(?P<{lookup_prefix}{viewset.lookup_url_kwarg or viewset.lookup_field}>[0-9]+)"
+class IdRootRouter(IdLookupMixin, DefaultRouter):
+    """The routes of the core resources, with the API root view."""
 
 
-router = IdRouter()
+router = IdRootRouter()
 router.register("patients", PatientViewSet, basename="patient")
 router.register("lesions", LesionViewSet, basename="lesion")
 router.register("images", ImageViewSet, basename="image")

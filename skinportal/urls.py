@@ -9,6 +9,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("skinportal.api_urls")),
+    path("notifications/", include("notifications.urls")),
+    path("", include("reviews.urls")),
     path("", include("inference.urls")),
     path("", include("cases.urls")),
 ]

@@ -169,3 +169,23 @@ def worker_setup(transactional_db, settings, models_dir, tmp_path):
     celery_app.control.purge()
     celery_app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
     celery_app.close()
+
+
+@pytest.fixture
+def reviewer(db):
+    from django.contrib.auth.models import Group
+
+    from accounts.models import REVIEWER_GROUP
+
+    user = UserFactory(username="rita", first_name="Rita", last_name="Reviewer")
+    user.groups.add(Group.objects.get(name=REVIEWER_GROUP))
+    return user
+
+
+@pytest.fixture
+def reviewer_client(reviewer):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(reviewer)
+    return client

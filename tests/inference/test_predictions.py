@@ -189,3 +189,29 @@ def test_exactly_one_model_version_is_active(model_version, models_dir):
         ModelVersion.objects.filter(pk=other.pk).update(is_active=True)
     services.model_version_activate(model_version=other)
     assert list(ModelVersion.objects.filter(is_active=True)) == [other]
+
+
+def test_a_high_risk_result_notifies_the_owner_once(clinician, model_version, django_capture_on_commit_callbacks):
+    from notifications.models import Notification
+
+    model_version.thresholds = {"medium": 0.01, "high": 0.02}  # any result of the test model is high risk
+    model_version.save()
+    image = LesionImageFactory(lesion__patient__owner=clinician)
+    prediction = Prediction.objects.create(image=image, model_version=model_version)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.prediction_run(prediction_id=prediction.pk)
+        services.prediction_run(prediction_id=prediction.pk)  # delivered twice
+    prediction.refresh_from_db()
+    assert prediction.risk_level == RiskLevel.HIGH
+    notification = Notification.objects.get()
+    assert (notification.recipient, notification.kind) == (clinician, "high_risk")
+    assert notification.url == image.get_absolute_url()
+
+    # Thresholds just above this image's malignant probability: the same image is now low risk.
+    above = prediction.malignant_probability + 1e-6
+    model_version.thresholds = {"medium": above, "high": above + 1e-6}
+    model_version.save()
+    low = Prediction.objects.create(image=image, model_version=model_version)
+    services.prediction_run(prediction_id=low.pk)
+    low.refresh_from_db()
+    assert low.risk_level == RiskLevel.LOW and Notification.objects.count() == 1

@@ -1,0 +1,154 @@
+"""Admin for case review: the queue (with filters and a bulk "agree" action), decisions and
+histopathology. Writes go through the services, so the admin, the web UI and the API agree."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
+
+from cases.admin import VisibleToUserAdmin
+
+from . import selectors, services
+from .models import Histopathology, RecommendedAction, Review, ReviewQueueItem
+
+
+class LatestRiskFilter(admin.SimpleListFilter):
+    title = "risk"
+    parameter_name = "risk_level"
+
+    def lookups(self, request, model_admin):
+        return [("high", "High"), ("medium", "Medium"), ("low", "Low")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(latest_risk=self.value()) if self.value() else queryset
+
+
+class LatestClassFilter(admin.SimpleListFilter):
+    title = "model's class"
+    parameter_name = "predicted_class"
+
+    def lookups(self, request, model_admin):
+        return [("BCC", "BCC"), ("MEL", "MEL"), ("NV", "NV")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(latest_class=self.value()) if self.value() else queryset
+
+
+@admin.register(ReviewQueueItem)
+class ReviewQueueAdmin(admin.ModelAdmin):
+    list_display = ("label", "risk", "latest_class", "anatomic_site", "patient", "clinician", "waiting_since", "review")
+    list_filter = (
+        LatestRiskFilter,
+        LatestClassFilter,
+        "anatomic_site",
+        ("patient__owner", admin.RelatedOnlyFieldListFilter),
+    )
+    list_display_links = None
+    actions = ["agree_routine_monitoring"]
+
+    def get_queryset(self, request):
+        return selectors.review_queue(user=request.user)
+
+    def get_ordering(self, request):
+        return selectors.REVIEW_QUEUE_ORDER  # the queue's own order: risk, then the longest waiting
+
+    def has_module_permission(self, request) -> bool:
+        return selectors.can_review(user=request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return selectors.can_review(user=request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="risk", ordering="risk_rank")
+    def risk(self, obj) -> str:
+        return (obj.latest_risk or "").capitalize()
+
+    @admin.display(description="model's class")
+    def latest_class(self, obj) -> str:
+        return obj.latest_class
+
+    @admin.display(description="clinician")
+    def clinician(self, obj) -> str:
+        return obj.patient.owner.display_name
+
+    @admin.display(description="result since", ordering="latest_finished_at")
+    def waiting_since(self, obj):
+        return obj.latest_finished_at
+
+    @admin.display(description="")
+    def review(self, obj) -> str:
+        return format_html('<a class="button" href="{}">Review</a>', reverse("reviews:review", args=[obj.pk]))
+
+    @admin.action(description="Agree with the model; routine monitoring")
+    def agree_routine_monitoring(self, request, queryset) -> None:
+        done = 0
+        for lesion in queryset:
+            prediction = selectors.review_target(lesion=lesion)
+            try:
+                services.review_create(
+                    lesion=lesion,
+                    reviewer=request.user,
+                    agrees_with_model=True,
+                    diagnosis=prediction.predicted_class,
+                    action=RecommendedAction.ROUTINE_MONITORING,
+                )
+            except (ValidationError, PermissionDenied) as error:
+                self.message_user(
+                    request, f"{lesion}: {' '.join(getattr(error, 'messages', [str(error)]))}", messages.ERROR
+                )
+            else:
+                done += 1
+        self.message_user(request, f"{done} case{'s' if done != 1 else ''} reviewed.", messages.SUCCESS)
+
+
+class ReviewerAdmin(VisibleToUserAdmin):
+    """Reviewers as well as admins may open these."""
+
+    def has_module_permission(self, request) -> bool:
+        return selectors.can_review(user=request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return selectors.can_review(user=request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_admin
+
+
+@admin.register(Review)
+class ReviewAdmin(ReviewerAdmin):
+    list_display = ("lesion", "diagnosis", "agrees_with_model", "action", "reviewer", "created_at")
+    list_filter = (
+        "diagnosis",
+        "agrees_with_model",
+        "action",
+        "created_at",
+        ("reviewer", admin.RelatedOnlyFieldListFilter),
+    )
+    search_fields = ("lesion__label", "lesion__patient__identifier", "notes")
+    list_select_related = ("lesion", "reviewer")
+    readonly_fields = [f.name for f in Review._meta.fields]
+
+
+@admin.register(Histopathology)
+class HistopathologyAdmin(ReviewerAdmin):
+    list_display = ("lesion", "diagnosis", "diagnosed_on", "entered_by", "created_at")
+    list_filter = ("diagnosis", "diagnosed_on")
+    search_fields = ("lesion__label", "lesion__patient__identifier", "report")
+    list_select_related = ("lesion", "entered_by")
+    readonly_fields = [f.name for f in Histopathology._meta.fields]

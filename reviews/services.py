@@ -1,0 +1,94 @@
+"""Writes for case review: decisions and histopathology results. The review pages, the
+admin and the API call these; the owning clinician is notified of each decision."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from accounts.models import User
+from cases.models import Lesion
+from notifications.models import NotificationKind
+from notifications.services import notification_send
+
+from .models import MAX_FOLLOW_UP_MONTHS, Histopathology, RecommendedAction, Review
+from .selectors import can_review, review_target
+
+
+@transaction.atomic
+def review_create(
+    *,
+    lesion: Lesion,
+    reviewer: User,
+    agrees_with_model: bool,
+    diagnosis: str,
+    action: str,
+    follow_up_months: int | None = None,
+    notes: str = "",
+) -> Review:
+    """Record a reviewer's decision on the lesion's latest result, and tell the owner."""
+    if not can_review(user=reviewer):
+        raise PermissionDenied("Only reviewers and admins can review cases.")
+    Lesion.objects.select_for_update().filter(pk=lesion.pk).first()  # one decision at a time per lesion
+    prediction = review_target(lesion=lesion)
+    if prediction is None:
+        raise ValidationError("This case has no result to review yet.")
+    if Review.objects.filter(prediction=prediction).exists():
+        raise ValidationError("This result has been reviewed already; a new result will come back to the queue.")
+    if action != RecommendedAction.SHORT_TERM_FOLLOW_UP:
+        follow_up_months = None
+    elif follow_up_months is None or not 1 <= follow_up_months <= MAX_FOLLOW_UP_MONTHS:
+        raise ValidationError(
+            {"follow_up_months": f"Say in how many months to follow up (1 to {MAX_FOLLOW_UP_MONTHS})."}
+        )
+    review = Review(
+        lesion=lesion,
+        prediction=prediction,
+        reviewer=reviewer,
+        agrees_with_model=agrees_with_model,
+        diagnosis=diagnosis,
+        action=action,
+        follow_up_months=follow_up_months,
+        notes=notes.strip(),
+    )
+    review.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            review.save()
+    except IntegrityError as error:  # pragma: no cover - the lesion lock makes this a race of two databases
+        raise ValidationError("This result has been reviewed already.") from error
+    owner = lesion.patient.owner
+    notification_send(
+        recipient=owner,
+        kind=NotificationKind.CASE_REVIEWED,
+        title=f"Case reviewed: {lesion.label}",
+        body=(
+            f"{reviewer.display_name} reviewed this case: {review.get_diagnosis_display()}; "
+            f"recommended: {review.action_display}."
+        ),
+        url=lesion.get_absolute_url(),
+        lesion=lesion,
+        event_key=f"review:{review.pk}",
+    )
+    return review
+
+
+def _require_can_record_histopathology(*, lesion: Lesion, actor: User) -> None:
+    if not Lesion.objects.visible_to(actor).filter(pk=lesion.pk).exists():
+        raise PermissionDenied("Only the patient's care team, reviewers and admins can record histopathology.")
+
+
+@transaction.atomic
+def histopathology_add(
+    *, lesion: Lesion, entered_by: User, diagnosis: str, diagnosed_on: datetime.date, report: str
+) -> Histopathology:
+    """Attach a histopathology result (the ground truth) to a lesion."""
+    _require_can_record_histopathology(lesion=lesion, actor=entered_by)
+    result = Histopathology(
+        lesion=lesion, diagnosis=diagnosis, diagnosed_on=diagnosed_on, report=report.strip(), entered_by=entered_by
+    )
+    result.full_clean()
+    result.save()
+    return result
