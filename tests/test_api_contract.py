@@ -4,8 +4,11 @@ status, content type and body that match the schema. Bounded, so it runs in CI."
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 import schemathesis
+from django.contrib.auth.models import Group
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -16,8 +19,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from accounts.models import ApiToken
+from accounts.models import REVIEWER_GROUP, ApiToken
 from inference import services
+from reviews import services as review_services
 
 from .factories import LesionImageFactory, PatientShareFactory, UserFactory
 
@@ -30,11 +34,23 @@ MAX_EXAMPLES = 12
 @pytest.fixture
 def api_token(django_db_reset_sequences, models_dir, model_version, django_capture_on_commit_callbacks) -> str:
     owner = UserFactory(username="contract")
+    owner.groups.add(Group.objects.get(name=REVIEWER_GROUP))  # so the review endpoints answer too
     for number in range(len(KNOWN_IDS)):
         image = LesionImageFactory(lesion__patient__owner=owner, seed=number)
         with django_capture_on_commit_callbacks(execute=True):
             services.prediction_request(image=image, requested_by=owner)
         PatientShareFactory(patient=image.lesion.patient)
+        if number:  # one case stays in the review queue
+            review_services.review_create(
+                lesion=image.lesion, reviewer=owner, agrees_with_model=True, diagnosis="NV", action="discharge"
+            )
+            review_services.histopathology_add(
+                lesion=image.lesion,
+                entered_by=owner,
+                diagnosis="NV",
+                diagnosed_on=datetime.date(2026, 1, 1),
+                report="r",
+            )
     _, token = ApiToken.objects.create(user=owner, expiry=None, name="contract test")
     return token
 
