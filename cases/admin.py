@@ -4,7 +4,7 @@ services, so the admin can never disagree with the web UI."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
@@ -25,7 +25,17 @@ def thumbnail_html(image: LesionImage, size: int = 80) -> str:
     )
 
 
-class VisibleToUserAdmin(SimpleHistoryAdmin):
+class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
+    """The change history can be read, never reverted: a revert would write past the services
+    (and could bring back a deleted record or overwrite a result)."""
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method != "GET":
+            raise PermissionDenied("Reverting to an earlier version is not allowed.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class VisibleToUserAdmin(ReadOnlyHistoryAdmin):
     """Open to the admin role (staff users) without per-model permissions, and restricted to
     what the access rule lets the user see. Each object's "History" page lists its versions
     (django-simple-history): who changed what, and when."""

@@ -118,7 +118,7 @@ class PatientViewSet(viewsets.ModelViewSet):
         responses=HistoryEntrySerializer(many=True),
         tags=["patients"],
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request: Request, pk: int) -> Response:
         entries = patient_history(patient=self.get_object())
         page = self.paginate_queryset(entries)
@@ -176,7 +176,7 @@ class LesionViewSet(
         responses=HistoryEntrySerializer(many=True),
         tags=["lesions"],
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request: Request, pk: int) -> Response:
         entries = lesion_history(lesion=self.get_object())
         page = self.paginate_queryset(entries)
@@ -275,12 +275,12 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(self._serialize(image, many=False), status=status.HTTP_201_CREATED, headers=headers)
 
     @extend_schema(summary="Download the stored image", responses=FILE_RESPONSE, tags=["images"])
-    @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
+    @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader, filter_backends=[])
     def file(self, request: Request, pk: int):
         return serve_private_file(self.get_object().file)
 
     @extend_schema(summary="Download the image's thumbnail", responses=FILE_RESPONSE, tags=["images"])
-    @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
+    @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader, filter_backends=[])
     def thumbnail(self, request: Request, pk: int):
         return serve_private_file(self.get_object().thumbnail)
 

@@ -34,13 +34,19 @@ class HistoryEntry:
 
 
 def _entries(records, *, object_type: str) -> list[HistoryEntry]:
-    """Entries for historical records (newest first), each with its differences from the one
-    before it (one extra query per changed record for its predecessor)."""
+    """Entries for historical records (newest first, every version of each object), each with
+    its differences from the version before it, found in the same list (no query per record)."""
+    records = list(records)
+    previous_of: dict[int, object] = {}
+    last_seen: dict[int, object] = {}
+    for record in reversed(records):  # oldest first
+        previous_of[record.history_id] = last_seen.get(record.id)
+        last_seen[record.id] = record
     entries = []
     for record in records:
         changes = []
         if record.history_type == "~":
-            previous = record.prev_record
+            previous = previous_of[record.history_id]
             if previous is not None:
                 delta = record.diff_against(previous, excluded_fields=IGNORED_FIELDS)
                 changes = [{"field": c.field, "old": _plain(c.old), "new": _plain(c.new)} for c in delta.changes]
@@ -76,8 +82,14 @@ def _newest_first(*entry_lists: list[HistoryEntry], limit: int | None) -> list[H
 
 def patient_history(*, patient: Patient, limit: int | None = None) -> list[HistoryEntry]:
     """The patient record and its care team (shares)."""
-    records = Patient.history.filter(id=patient.pk).select_related("history_user").order_by("-history_date")
-    shares = PatientShare.history.filter(patient_id=patient.pk).select_related("history_user").order_by("-history_date")
+    records = (
+        Patient.history.filter(id=patient.pk).select_related("history_user").order_by("-history_date", "-history_id")
+    )
+    shares = (
+        PatientShare.history.filter(patient_id=patient.pk)
+        .select_related("history_user")
+        .order_by("-history_date", "-history_id")
+    )
     return _newest_first(_entries(records, object_type="patient"), _entries(shares, object_type="share"), limit=limit)
 
 
@@ -89,7 +101,7 @@ def lesion_history(*, lesion: Lesion, limit: int | None = None) -> list[HistoryE
     from .models import LesionImage
 
     def of(model, **lookup):
-        return model.history.filter(**lookup).select_related("history_user").order_by("-history_date")
+        return model.history.filter(**lookup).select_related("history_user").order_by("-history_date", "-history_id")
 
     image_ids = list(LesionImage.history.filter(lesion_id=lesion.pk).values_list("id", flat=True).distinct())
     return _newest_first(
@@ -105,5 +117,9 @@ def lesion_history(*, lesion: Lesion, limit: int | None = None) -> list[HistoryE
 def model_version_history(*, model_version, limit: int | None = None) -> list[HistoryEntry]:
     from inference.models import ModelVersion
 
-    records = ModelVersion.history.filter(id=model_version.pk).select_related("history_user").order_by("-history_date")
+    records = (
+        ModelVersion.history.filter(id=model_version.pk)
+        .select_related("history_user")
+        .order_by("-history_date", "-history_id")
+    )
     return _newest_first(_entries(records, object_type="model_version"), limit=limit)

@@ -63,6 +63,15 @@ class PatientQuerySet(models.QuerySet["Patient"]):
             return self.all()
         return self.owned_or_shared_by(user)
 
+    def editable_by(self, user) -> PatientQuerySet:
+        """Who may change a patient's records (details, lesions, images): admins and the
+        care team. Reviewers see every patient but change only what review adds."""
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        if user.is_admin:
+            return self.all()
+        return self.owned_or_shared_by(user)
+
     def owned_or_shared_by(self, user) -> PatientQuerySet:
         """The patients of a user's own care: owned by them or shared with them."""
         shared_ids = PatientShare.objects.filter(clinician=user).values("patient_id")

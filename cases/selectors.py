@@ -99,3 +99,8 @@ def image_neighbours(*, image: LesionImage) -> tuple[LesionImage | None, LesionI
 def original_filename_for(*, image: LesionImage, user: User) -> str | None:
     """The uploaded file's name is private to its uploader: others get None."""
     return image.original_filename if image.uploaded_by_id == user.pk else None
+
+
+def patient_can_edit(*, patient: Patient, user: User) -> bool:
+    """The care team (owner, shares) and admins change a patient's records."""
+    return Patient.objects.editable_by(user).filter(pk=patient.pk).exists()

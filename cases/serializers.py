@@ -100,7 +100,7 @@ class LesionSerializer(serializers.ModelSerializer):
         choices=RiskLevel.choices,
         read_only=True,
         allow_null=True,
-        help_text="Risk level shown for the most recent visit's image (null until a prediction succeeds).",
+        help_text="The highest risk among the most recent visit's results (null until a prediction succeeds).",
     )
 
     class Meta:

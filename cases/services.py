@@ -20,7 +20,7 @@ from inference.services import prediction_request
 
 from .imaging import ImageRejected, NormalisedImage, normalise_upload, too_large
 from .models import AnatomicSite, Lesion, LesionImage, LesionStatus, Modality, Patient, PatientShare, Sex
-from .selectors import patient_can_manage_sharing
+from .selectors import patient_can_edit, patient_can_manage_sharing
 from .validators import validate_not_in_future
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,11 @@ def _save_patient(patient: Patient) -> None:
             patient.save()
     except IntegrityError as error:  # the same MRN registered at the same moment
         raise ValidationError({"identifier": MRN_TAKEN}) from error
+
+
+def _require_care_team(*, patient: Patient, actor: User) -> None:
+    if not patient_can_edit(patient=patient, user=actor):
+        raise PermissionDenied("Only the patient's care team (owner, shared clinicians) and admins can change this.")
 
 
 def _apply_changes(instance, *, changes: dict, allowed: tuple[str, ...], keep_whitespace: tuple[str, ...] = ()) -> None:
@@ -91,8 +96,8 @@ def patient_create(
 
 @transaction.atomic
 def patient_update(*, patient: Patient, actor: User, **changes) -> Patient:
-    """Change a patient's details. The caller has already fetched ``patient`` through the
-    access rule, so any clinician of the care team may do this."""
+    """Change a patient's details: any clinician of the care team, or an admin."""
+    _require_care_team(patient=patient, actor=actor)
     _apply_changes(patient, changes=changes, allowed=PATIENT_FIELDS, keep_whitespace=("notes",))
     _save_patient(patient)
     return patient
@@ -135,6 +140,7 @@ def lesion_create(
     status: str = LesionStatus.MONITORING,
     opened_on: datetime.date | None = None,
 ) -> Lesion:
+    _require_care_team(patient=patient, actor=actor)
     opened_on = opened_on or timezone.localdate()
     lesion = Lesion(
         patient=patient,
@@ -150,6 +156,7 @@ def lesion_create(
 
 @transaction.atomic
 def lesion_update(*, lesion: Lesion, actor: User, **changes) -> Lesion:
+    _require_care_team(patient=lesion.patient, actor=actor)
     _apply_changes(lesion, changes=changes, allowed=LESION_FIELDS)
     _save_validated(lesion)
     return lesion
@@ -212,6 +219,7 @@ def image_upload(
     file and nothing is stored. Files whose pixels the lesion already has (or that repeat
     another file of the same upload) are reported in ``duplicates`` and not stored again.
     """
+    _require_care_team(patient=lesion.patient, actor=uploaded_by)
     if not files:
         raise ValidationError({"files": "Choose at least one image file."})
     if len(files) > settings.SKINPORTAL_MAX_FILES_PER_UPLOAD:

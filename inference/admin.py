@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
-from cases.admin import VisibleToUserAdmin, thumbnail_html
+from cases.admin import ReadOnlyHistoryAdmin, VisibleToUserAdmin, thumbnail_html
 
 from . import services
 from .models import ModelVersion, Prediction
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(SimpleHistoryAdmin):
+class ModelVersionAdmin(ReadOnlyHistoryAdmin):
     list_display = ("name", "version", "is_active", "input_size", "temperature", "prediction_count", "created_at")
     list_filter = ("is_active", "name")
     search_fields = ("name", "version", "sha256")

@@ -72,7 +72,7 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         },
         tags=["predictions"],
     )
-    @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
+    @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader, filter_backends=[])
     def heatmap(self, request: Request, pk: int):
         prediction = self.get_object()
         if prediction.status != PredictionStatus.SUCCEEDED:
@@ -109,7 +109,7 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
         responses=HistoryEntrySerializer(many=True),
         tags=["model versions"],
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request: Request, pk: int) -> Response:
         page = self.paginate_queryset(model_version_history(model_version=self.get_object()))
         return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import Case, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from cases.models import Lesion, LesionImage
 
-from .models import ModelVersion, Prediction, PredictionStatus
+from .models import ModelVersion, Prediction, PredictionStatus, RiskLevel
 
 
 def model_version_by_name(*, reference: str) -> ModelVersion | None:
@@ -73,14 +73,22 @@ def can_rerun(*, user: User, image: LesionImage) -> bool:
     return user.is_admin or image.lesion.patient.owner_id == user.pk
 
 
+RISK_ORDER = Case(
+    When(risk_level=RiskLevel.HIGH, then=Value(0)),
+    When(risk_level=RiskLevel.MEDIUM, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+
+
 def lesions_with_latest_result(lesions: QuerySet[Lesion]) -> QuerySet[Lesion]:
-    """Annotate the lesion's latest result: the most recent visit's latest succeeded prediction,
-    the active model's first (as ``current_prediction`` picks), in the same query:
+    """Annotate the lesion's latest result, in the same query: of the most recent visit's
+    succeeded predictions, the most concerning one (highest risk; then the active model's,
+    then the newest), so that no high-risk image of a visit hides behind a low-risk one:
     ``latest_prediction_id``, ``latest_risk``, ``latest_class``, ``latest_finished_at``."""
     latest = Prediction.objects.filter(image__lesion=OuterRef("pk"), status=PredictionStatus.SUCCEEDED).order_by(
         "-image__captured_on",
-        "-image__uploaded_at",
-        "-image__pk",
+        RISK_ORDER,
         F("model_version__is_active").desc(),
         "-created_at",
         "-pk",

@@ -361,7 +361,7 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
             locked.error = ""
             locked.finished_at = timezone.now()
             locked.save()
-            if locked.risk_level == RiskLevel.HIGH:
+            if locked.risk_level == RiskLevel.HIGH and not _image_was_high_risk(locked):
                 _notify_high_risk(locked)
             return locked
     except BaseException:
@@ -369,6 +369,15 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
             if name:
                 Prediction._meta.get_field("heatmap").storage.delete(name)
         raise
+
+
+def _image_was_high_risk(prediction: Prediction) -> bool:
+    """A re-run or another model version that says "high" again is not news to the owner."""
+    return (
+        Prediction.objects.filter(image_id=prediction.image_id, risk_level=RiskLevel.HIGH)
+        .exclude(pk=prediction.pk)
+        .exists()
+    )
 
 
 def _notify_high_risk(prediction: Prediction) -> None:

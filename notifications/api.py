@@ -22,7 +22,6 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     serializer_class = NotificationSerializer
     filterset_class = NotificationFilter
     ordering_fields = ["created_at"]
-    lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
         return selectors.notifications_for(user=self.request.user)

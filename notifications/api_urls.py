@@ -1,10 +1,10 @@
 """API routes of the notifications app, included under /api/v1/ by skinportal/api_urls.py."""
 
-from rest_framework.routers import SimpleRouter
+from skinportal.api import IdRouter
 
 from .api import NotificationViewSet
 
-router = SimpleRouter()
+router = IdRouter()
 router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = router.urls

@@ -89,20 +89,24 @@ class ReviewQueueAdmin(admin.ModelAdmin):
     def review(self, obj) -> str:
         return format_html('<a class="button" href="{}">Review</a>', reverse("reviews:review", args=[obj.pk]))
 
-    @admin.action(description="Agree with the model; routine monitoring")
+    @admin.action(description="Agree with the model (low-risk nevi only); routine monitoring")
     def agree_routine_monitoring(self, request, queryset) -> None:
+        """For the bulk of benign results only: anything else needs the review page."""
         done = 0
         for lesion in queryset:
             prediction = selectors.review_target(lesion=lesion)
+            if prediction is None or (prediction.risk_level, prediction.predicted_class) != ("low", "NV"):
+                self.message_user(request, f"{lesion}: not a low-risk nevus; review it on its page.", messages.WARNING)
+                continue
             try:
                 services.review_create(
-                    lesion=lesion,
+                    prediction=prediction,
                     reviewer=request.user,
                     agrees_with_model=True,
                     diagnosis=prediction.predicted_class,
                     action=RecommendedAction.ROUTINE_MONITORING,
                 )
-            except (ValidationError, PermissionDenied) as error:
+            except (ValidationError, PermissionDenied, services.ReviewConflict) as error:
                 self.message_user(
                     request, f"{lesion}: {' '.join(getattr(error, 'messages', [str(error)]))}", messages.ERROR
                 )

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from cases.models import AnatomicSite, Lesion
 from inference.models import DiagnosisClass, ModelVersion, RiskLevel
-from skinportal.api import error_response
+from skinportal.api import Conflict, error_response
 
 from . import selectors, services
 from .models import Histopathology, Review
@@ -102,7 +102,11 @@ class ReviewQueueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     create=extend_schema(
         summary="Review a case's latest result (reviewers)",
         request=ReviewInputSerializer,
-        responses={201: ReviewSerializer, 403: ONLY_REVIEWERS},
+        responses={
+            201: ReviewSerializer,
+            403: ONLY_REVIEWERS,
+            409: error_response("The result is reviewed already, or is no longer the case's result to review."),
+        },
         tags=["review"],
     ),
 )
@@ -118,7 +122,10 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         _require_reviewer(request)
         data = ReviewInputSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        review = services.review_create(reviewer=request.user, **data.validated_data)
+        try:
+            review = services.review_create(reviewer=request.user, **data.validated_data)
+        except services.ReviewConflict as conflict:
+            raise Conflict(str(conflict)) from None
         return Response(self.get_serializer(review).data, status=status.HTTP_201_CREATED)
 
 

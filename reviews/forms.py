@@ -27,13 +27,15 @@ class QueueFilterForm(forms.Form):
 
 
 class ReviewForm(forms.Form):
+    # The result the reviewer saw: the service refuses the decision if it is no longer current.
+    prediction = forms.IntegerField(widget=forms.HiddenInput)
     agrees_with_model = forms.TypedChoiceField(
         label="Do you agree with the model?",
         choices=[("yes", "Agree"), ("no", "Disagree")],
         coerce=lambda value: value == "yes",
         widget=forms.RadioSelect,
     )
-    diagnosis = forms.ChoiceField(label="Your diagnosis", choices=ReviewDiagnosis.choices)
+    diagnosis = forms.ChoiceField(label="Your diagnosis", choices=[("", "—"), *ReviewDiagnosis.choices])
     action = forms.ChoiceField(label="Recommended action", choices=RecommendedAction.choices)
     follow_up_months = forms.IntegerField(
         label="Follow up in (months)",

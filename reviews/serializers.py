@@ -8,7 +8,7 @@ from rest_framework import serializers
 from accounts.serializers import UserSummarySerializer
 from cases.models import Lesion
 from cases.validators import validate_not_in_future
-from inference.models import DiagnosisClass, RiskLevel
+from inference.models import DiagnosisClass, Prediction, RiskLevel
 
 from .models import (
     MAX_FOLLOW_UP_MONTHS,
@@ -54,6 +54,11 @@ class ReviewSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class _VisiblePredictionField(serializers.PrimaryKeyRelatedField):
+    def get_queryset(self):
+        return self.queryset.visible_to(self.context["request"].user).select_related("image__lesion__patient")
+
+
 class _VisibleLesionField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self):
         return self.queryset.visible_to(self.context["request"].user)
@@ -64,7 +69,7 @@ class _VisibleLesionField(serializers.PrimaryKeyRelatedField):
         OpenApiExample(
             "Review the latest result of a lesion",
             value={
-                "lesion": 31,
+                "prediction": 140,
                 "agrees_with_model": False,
                 "diagnosis": "NV",
                 "action": "short_term_follow_up",
@@ -76,8 +81,9 @@ class _VisibleLesionField(serializers.PrimaryKeyRelatedField):
     ]
 )
 class ReviewInputSerializer(serializers.Serializer):
-    lesion = _VisibleLesionField(
-        queryset=Lesion.objects.all(), help_text="The case; its latest result is the one reviewed."
+    prediction = _VisiblePredictionField(
+        queryset=Prediction.objects.all(),
+        help_text="The result reviewed: the case's current one (see review-queue/); otherwise 409.",
     )
     agrees_with_model = serializers.BooleanField()
     diagnosis = serializers.ChoiceField(choices=ReviewDiagnosis.choices)

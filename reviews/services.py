@@ -10,17 +10,34 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from cases.models import Lesion
+from cases.selectors import patient_can_edit
+from inference.models import Prediction
 from notifications.models import NotificationKind
 from notifications.services import notification_send
 
-from .models import MAX_FOLLOW_UP_MONTHS, Histopathology, RecommendedAction, Review
+from .models import MAX_FOLLOW_UP_MONTHS, Histopathology, RecommendedAction, Review, ReviewDiagnosis
 from .selectors import can_review, review_target
+
+
+class ReviewConflict(Exception):
+    """The result is no longer the one to review (reviewed already, or a newer one arrived)."""
+
+
+def _check_decision(*, prediction: Prediction, agrees_with_model: bool, diagnosis: str) -> None:
+    """Agreeing means the reviewer's diagnosis is the model's class; disagreeing, another one
+    (or "unsure"). Outcomes count on this."""
+    if agrees_with_model and diagnosis != prediction.predicted_class:
+        raise ValidationError(
+            {"diagnosis": f"You agree with the model, so your diagnosis is {prediction.predicted_class}."}
+        )
+    if not agrees_with_model and diagnosis == prediction.predicted_class:
+        raise ValidationError({"diagnosis": "You disagree with the model: choose another diagnosis, or “unsure”."})
 
 
 @transaction.atomic
 def review_create(
     *,
-    lesion: Lesion,
+    prediction: Prediction,
     reviewer: User,
     agrees_with_model: bool,
     diagnosis: str,
@@ -28,15 +45,19 @@ def review_create(
     follow_up_months: int | None = None,
     notes: str = "",
 ) -> Review:
-    """Record a reviewer's decision on the lesion's latest result, and tell the owner."""
+    """Record a reviewer's decision on the result they saw (``prediction``), which must still
+    be the lesion's result to review, and tell the patient's owner."""
     if not can_review(user=reviewer):
         raise PermissionDenied("Only reviewers and admins can review cases.")
+    lesion = prediction.image.lesion
     Lesion.objects.select_for_update().filter(pk=lesion.pk).first()  # one decision at a time per lesion
-    prediction = review_target(lesion=lesion)
-    if prediction is None:
-        raise ValidationError("This case has no result to review yet.")
     if Review.objects.filter(prediction=prediction).exists():
-        raise ValidationError("This result has been reviewed already; a new result will come back to the queue.")
+        raise ReviewConflict("This result has been reviewed already.")
+    if review_target(lesion=lesion) != prediction:
+        raise ReviewConflict("A newer or more concerning result of this case has arrived: review that one.")
+    if diagnosis not in ReviewDiagnosis.values:
+        raise ValidationError({"diagnosis": f"Unknown diagnosis {diagnosis!r}."})
+    _check_decision(prediction=prediction, agrees_with_model=agrees_with_model, diagnosis=diagnosis)
     if action != RecommendedAction.SHORT_TERM_FOLLOW_UP:
         follow_up_months = None
     elif follow_up_months is None or not 1 <= follow_up_months <= MAX_FOLLOW_UP_MONTHS:
@@ -58,10 +79,9 @@ def review_create(
         with transaction.atomic():
             review.save()
     except IntegrityError as error:  # pragma: no cover - the lesion lock makes this a race of two databases
-        raise ValidationError("This result has been reviewed already.") from error
-    owner = lesion.patient.owner
+        raise ReviewConflict("This result has been reviewed already.") from error
     notification_send(
-        recipient=owner,
+        recipient=lesion.patient.owner,
         kind=NotificationKind.CASE_REVIEWED,
         title=f"Case reviewed: {lesion.label}",
         body=(
@@ -76,7 +96,7 @@ def review_create(
 
 
 def _require_can_record_histopathology(*, lesion: Lesion, actor: User) -> None:
-    if not Lesion.objects.visible_to(actor).filter(pk=lesion.pk).exists():
+    if not (can_review(user=actor) or patient_can_edit(patient=lesion.patient, user=actor)):
         raise PermissionDenied("Only the patient's care team, reviewers and admins can record histopathology.")
 
 

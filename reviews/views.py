@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cases import selectors as case_selectors
 from cases.views import apply_validation_error
+from inference import selectors as inference_selectors
 from inference.models import ModelVersion
 
 from . import selectors, services
@@ -47,10 +48,17 @@ def review_create(request: HttpRequest, lesion_pk: int) -> HttpResponse:
     _require_reviewer(request)
     lesion = case_selectors.lesion_get(user=request.user, pk=lesion_pk)
     prediction = selectors.review_target(lesion=lesion)
-    form = ReviewForm(request.POST or None, initial={"diagnosis": prediction.predicted_class if prediction else None})
+    form = ReviewForm(request.POST or None, initial={"prediction": prediction.pk if prediction else None})
     if request.method == "POST" and form.is_valid():
+        decision = dict(form.cleaned_data)
+        seen = inference_selectors.prediction_get(user=request.user, pk=decision.pop("prediction"))
         try:
-            services.review_create(lesion=lesion, reviewer=request.user, **form.cleaned_data)
+            if seen.image.lesion_id != lesion.pk:
+                raise services.ReviewConflict("This result belongs to another case.")
+            services.review_create(prediction=seen, reviewer=request.user, **decision)
+        except services.ReviewConflict as conflict:
+            messages.warning(request, f"{conflict} The page now shows the result to review.")
+            return redirect("reviews:review", lesion_pk=lesion.pk)
         except ValidationError as error:
             apply_validation_error(form, error)
         else:
@@ -66,6 +74,11 @@ def review_create(request: HttpRequest, lesion_pk: int) -> HttpResponse:
             "lesion": lesion,
             "patient": lesion.patient,
             "prediction": prediction,
+            "visit_images": case_selectors.image_timeline(lesion=lesion).filter(
+                captured_on=prediction.image.captured_on
+            )
+            if prediction
+            else [],
             "form": form,
             "reviews": selectors.lesion_reviews(lesion=lesion),
             "histopathology": selectors.lesion_histopathology(lesion=lesion),

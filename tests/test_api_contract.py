@@ -41,8 +41,13 @@ def api_token(django_db_reset_sequences, models_dir, model_version, django_captu
             services.prediction_request(image=image, requested_by=owner)
         PatientShareFactory(patient=image.lesion.patient)
         if number:  # one case stays in the review queue
+            prediction = image.predictions.get()
             review_services.review_create(
-                lesion=image.lesion, reviewer=owner, agrees_with_model=True, diagnosis="NV", action="discharge"
+                prediction=prediction,
+                reviewer=owner,
+                agrees_with_model=True,
+                diagnosis=prediction.predicted_class,
+                action="discharge",
             )
             review_services.histopathology_add(
                 lesion=image.lesion,

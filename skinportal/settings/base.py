@@ -240,6 +240,8 @@ REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
 }
 KNOX_TOKEN_MODEL = "accounts.ApiToken"
+# The change history is a record: the admin shows it but offers no "revert".
+SIMPLE_HISTORY_REVERT_DISABLED = True
 # knox's own migrations would create a table for its AuthToken, which ApiToken replaces.
 MIGRATION_MODULES = {"knox": None}
 SKINPORTAL_API_TOKEN_MAX_DAYS = env.int("SKINPORTAL_API_TOKEN_MAX_DAYS", default=365)
@@ -248,8 +250,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "SkinPortal API",
     "DESCRIPTION": (
         "Patients, lesion cases, dermoscopic images and their model predictions (BCC, MEL, NV "
-        "probabilities with Grad-CAM heatmaps). Every object is visible only to its patient's care "
-        "team and to admins; others get 404. Authenticate with `Authorization: Token <token>` "
+        "probabilities with Grad-CAM heatmaps), case review and the access log. Every object is "
+        "visible only to its patient's care team, reviewers and admins; others get 404. Authenticate with `Authorization: Token <token>` "
         "(create tokens on your account's API tokens page) or a browser session. "
         "Decision support only: not a diagnosis."
     ),

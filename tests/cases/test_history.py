@@ -70,9 +70,15 @@ def test_lesion_history_covers_images_predictions_reviews_and_histopathology(
             format="multipart",
         )
     assert upload.status_code == 201
+    prediction = lesion.images.get().predictions.get()
     reviewed = api_client_for(reviewer).post(
         "/api/v1/reviews/",
-        {"lesion": lesion.pk, "agrees_with_model": True, "diagnosis": "NV", "action": "discharge"},
+        {
+            "prediction": prediction.pk,
+            "agrees_with_model": True,
+            "diagnosis": prediction.predicted_class,
+            "action": "discharge",
+        },
         format="json",
     )
     assert reviewed.status_code == 201
@@ -134,3 +140,33 @@ def test_history_in_the_admin(admin_client_, clinician):
     patient = PatientFactory(owner=clinician)
     response = admin_client_.get(f"/admin/cases/patient/{patient.pk}/history/")
     assert response.status_code == 200 and "Created" in response.content.decode()
+
+
+def test_the_lesion_history_costs_the_same_queries_however_long(
+    clinician, api_client_for, django_assert_max_num_queries
+):
+    lesion = LesionFactory(patient__owner=clinician)
+    api = api_client_for(clinician)
+    for label in ("a", "b"):
+        api.patch(f"/api/v1/lesions/{lesion.pk}/", {"label": label}, format="json")
+    with django_assert_max_num_queries(30) as few:
+        lesion_history(lesion=lesion)
+    baseline = len(few.captured_queries)
+    assert baseline > 0
+    for n in range(20):
+        api.patch(f"/api/v1/lesions/{lesion.pk}/", {"label": f"label {n}"}, format="json")
+    with django_assert_max_num_queries(baseline):
+        entries = lesion_history(lesion=lesion)
+    assert len([e for e in entries if e.change == "changed"]) == 22
+
+
+def test_the_admin_never_reverts_to_an_earlier_version(admin_client_, clinician):
+    patient = PatientFactory(owner=clinician, given_name="Before")
+    patient.given_name = "After"
+    patient.save()
+    first = Patient.history.filter(id=patient.pk).order_by("history_date").first()
+    url = f"/admin/cases/patient/{patient.pk}/history/{first.history_id}/"
+    assert admin_client_.get(url).status_code == 200
+    assert admin_client_.post(url, {"given_name": "Before"}).status_code == 403
+    patient.refresh_from_db()
+    assert patient.given_name == "After"

@@ -23,17 +23,17 @@ def test_reviewers_work_the_queue_and_review_over_the_api(reviewer, clinician, a
 
     response = api.post(
         "/api/v1/reviews/",
-        {"lesion": high.image.lesion_id, "agrees_with_model": True, "diagnosis": "MEL", "action": "biopsy_excision"},
+        {"prediction": high.pk, "agrees_with_model": True, "diagnosis": "MEL", "action": "biopsy_excision"},
         format="json",
     )
     assert response.status_code == 201, response.json()
     assert response.json()["prediction"] == high.pk and response.json()["reviewer"]["id"] == reviewer.pk
     again = api.post(
         "/api/v1/reviews/",
-        {"lesion": high.image.lesion_id, "agrees_with_model": True, "diagnosis": "MEL", "action": "discharge"},
+        {"prediction": high.pk, "agrees_with_model": True, "diagnosis": "MEL", "action": "discharge"},
         format="json",
     )
-    assert again.status_code == 400 and "reviewed already" in again.json()["errors"][0]["detail"]
+    assert again.status_code == 409 and "reviewed already" in again.json()["errors"][0]["detail"]
     assert api.get("/api/v1/review-queue/").json()["count"] == 1
 
 
@@ -57,7 +57,7 @@ def test_clinicians_cannot_review_and_see_reviews_of_their_cases_only(
     assert api.get(f"/api/v1/reviews/{hidden.pk}/").status_code == 404
     response = api.post(
         "/api/v1/reviews/",
-        {"lesion": own.image.lesion_id, "agrees_with_model": True, "diagnosis": "NV", "action": "discharge"},
+        {"prediction": own.pk, "agrees_with_model": True, "diagnosis": "NV", "action": "discharge"},
         format="json",
     )
     assert response.status_code == 403

@@ -23,7 +23,7 @@ def example(reviewer, result, models_dir, model_version):
     NV     MEL (disagrees)    MEL
     NV     NV  (agrees)       –
     BCC    BCC (agrees)       –
-    NV     unsure (agrees)    NV
+    NV     unsure (disagrees) NV
     (other version) MEL  MEL (agrees)  MEL   -> not counted for the active one
     """
     rows = [
@@ -32,12 +32,13 @@ def example(reviewer, result, models_dir, model_version):
         ("NV", "MEL", False, "MEL"),
         ("NV", "NV", True, None),
         ("BCC", "BCC", True, None),
-        ("NV", "unsure", True, "NV"),
+        ("NV", "unsure", False, "NV"),
     ]
     for predicted, diagnosis, agrees, histology in rows:
-        lesion = result(predicted=predicted).image.lesion
+        prediction = result(predicted=predicted)
+        lesion = prediction.image.lesion
         services.review_create(
-            lesion=lesion, reviewer=reviewer, agrees_with_model=agrees, diagnosis=diagnosis, action="discharge"
+            prediction=prediction, reviewer=reviewer, agrees_with_model=agrees, diagnosis=diagnosis, action="discharge"
         )
         if histology:
             services.histopathology_add(
@@ -48,9 +49,10 @@ def example(reviewer, result, models_dir, model_version):
                 report="r",
             )
     other = model_version_from_dir(models_dir, active=False, version="0.0.9")
-    lesion = result(predicted="MEL", version=other).image.lesion
+    prediction = result(predicted="MEL", version=other)
+    lesion = prediction.image.lesion
     services.review_create(
-        lesion=lesion, reviewer=reviewer, agrees_with_model=True, diagnosis="MEL", action="discharge"
+        prediction=prediction, reviewer=reviewer, agrees_with_model=True, diagnosis="MEL", action="discharge"
     )
     services.histopathology_add(
         lesion=lesion, entered_by=reviewer, diagnosis="MEL", diagnosed_on=datetime.date(2026, 3, 1), report="r"
@@ -63,7 +65,7 @@ def test_outcomes_computed_by_hand(example):
     report = selectors.model_outcomes(model_version=example)
     assert report["predictions_succeeded"] == 7
     assert (report["reviews"], report["reviews_unsure"]) == (6, 1)
-    assert report["agreement_rate"] == pytest.approx(4 / 6)
+    assert report["agreement_rate"] == pytest.approx(3 / 6)
 
     reviewers = report["versus_reviewers"]
     assert reviewers["cases"] == 5  # the unsure review is not a reference
@@ -87,7 +89,7 @@ def test_outcomes_computed_by_hand(example):
 
 def test_outcomes_page_and_api(example, reviewer_client, clinician_client, reviewer, api_client_for, clinician):
     page = reviewer_client.get(f"/reviews/outcomes/?model_version={example.pk}").content.decode()
-    assert "Reviewers agreeing with the model</dt><dd>67%" in page
+    assert "Reviewers agreeing with the model</dt><dd>50%" in page
     assert "sensitivity 50%" in page
     assert clinician_client.get("/reviews/outcomes/").status_code == 403
     body = api_client_for(reviewer).get(f"/api/v1/outcomes/?model_version={example.pk}").json()

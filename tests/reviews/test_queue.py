@@ -32,7 +32,9 @@ def test_highest_risk_first_then_oldest(reviewer, result):
 def test_a_reviewed_case_leaves_and_a_new_result_brings_it_back(reviewer, result):
     first = result(risk="medium")
     lesion = first.image.lesion
-    services.review_create(lesion=lesion, reviewer=reviewer, agrees_with_model=True, diagnosis="NV", action="discharge")
+    services.review_create(
+        prediction=first, reviewer=reviewer, agrees_with_model=True, diagnosis="NV", action="discharge"
+    )
     assert list(selectors.review_queue(user=reviewer)) == []
     later = result(lesion=lesion, risk="high", captured_on=first.image.captured_on + datetime.timedelta(days=90))
     queue = list(selectors.review_queue(user=reviewer))
