@@ -44,19 +44,19 @@ class VisibleToUserAdmin(ReadOnlyHistoryAdmin):
         return super().get_queryset(request).visible_to(request.user)
 
     def has_module_permission(self, request) -> bool:
-        return request.user.is_admin
+        return getattr(request.user, "is_admin", False)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_admin
+        return getattr(request.user, "is_admin", False)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return request.user.is_admin
+        return getattr(request.user, "is_admin", False)
 
     def has_add_permission(self, request) -> bool:
-        return request.user.is_admin
+        return getattr(request.user, "is_admin", False)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_admin
+        return getattr(request.user, "is_admin", False)
 
 
 class PatientShareInline(admin.TabularInline):

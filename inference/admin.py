@@ -26,13 +26,13 @@ class ModelVersionAdmin(ReadOnlyHistoryAdmin):
         return False  # predictions refer to it
 
     def has_module_permission(self, request) -> bool:
-        return request.user.is_admin
+        return getattr(request.user, "is_admin", False)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_admin
+        return getattr(request.user, "is_admin", False)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return request.user.is_admin  # for the action; every field is read-only
+        return getattr(request.user, "is_admin", False)  # for the action; every field is read-only
 
     @admin.display(description="predictions")
     def prediction_count(self, obj: ModelVersion) -> int:

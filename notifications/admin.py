@@ -43,10 +43,10 @@ class NotificationAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in Notification._meta.fields]
 
     def has_module_permission(self, request) -> bool:
-        return request.user.is_admin
+        return getattr(request.user, "is_admin", False)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_admin
+        return getattr(request.user, "is_admin", False)
 
     def has_add_permission(self, request) -> bool:
         return False  # notifications come from events only

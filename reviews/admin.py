@@ -131,7 +131,7 @@ class ReviewerAdmin(VisibleToUserAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_admin
+        return getattr(request.user, "is_admin", False)
 
 
 @admin.register(Review)

@@ -178,7 +178,7 @@ def reviewer(db):
     from accounts.models import REVIEWER_GROUP
 
     user = UserFactory(username="rita", first_name="Rita", last_name="Reviewer")
-    user.groups.add(Group.objects.get(name=REVIEWER_GROUP))
+    user.groups.add(Group.objects.get_or_create(name=REVIEWER_GROUP)[0])
     return user
 
 

@@ -34,7 +34,7 @@ MAX_EXAMPLES = 12
 @pytest.fixture
 def api_token(django_db_reset_sequences, models_dir, model_version, django_capture_on_commit_callbacks) -> str:
     owner = UserFactory(username="contract")
-    owner.groups.add(Group.objects.get(name=REVIEWER_GROUP))  # so the review endpoints answer too
+    owner.groups.add(Group.objects.get_or_create(name=REVIEWER_GROUP)[0])  # so the review endpoints answer too
     for number in range(len(KNOWN_IDS)):
         image = LesionImageFactory(lesion__patient__owner=owner, seed=number)
         with django_capture_on_commit_callbacks(execute=True):

@@ -251,8 +251,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Patients, lesion cases, dermoscopic images and their model predictions (BCC, MEL, NV "
         "probabilities with Grad-CAM heatmaps), case review and the access log. Every object is "
-        "visible only to its patient's care team, reviewers and admins; others get 404. Authenticate with `Authorization: Token <token>` "
-        "(create tokens on your account's API tokens page) or a browser session. "
+        "visible only to its patient's care team, reviewers and admins; others get 404. "
+        "Authenticate with `Authorization: Token <token>` (create tokens on your account's API "
+        "tokens page) or a browser session. "
         "Decision support only: not a diagnosis."
     ),
     "VERSION": "1.0.0",

@@ -19,7 +19,7 @@ def test_me_lists_the_roles(clinician, admin_user, api_client_for):
     assert body["is_admin"] is False and body["is_reviewer"] is False
     from django.contrib.auth.models import Group
 
-    clinician.groups.add(Group.objects.get(name=REVIEWER_GROUP))
+    clinician.groups.add(Group.objects.get_or_create(name=REVIEWER_GROUP)[0])
     assert api_client_for(clinician).get("/api/v1/me/").json()["roles"] == ["clinician", "reviewer"]
     assert api_client_for(admin_user).get("/api/v1/me/").json()["roles"] == ["clinician", "reviewer", "admin"]
 

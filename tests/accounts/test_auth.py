@@ -59,7 +59,7 @@ def test_short_passwords_are_refused(client):
 def test_roles():
     clinician = UserFactory()
     reviewer = UserFactory()
-    reviewer.groups.add(Group.objects.get(name=REVIEWER_GROUP))
+    reviewer.groups.add(Group.objects.get_or_create(name=REVIEWER_GROUP)[0])
     admin = UserFactory(is_staff=True)
     assert (clinician.is_admin, clinician.is_reviewer) == (False, False)
     assert (reviewer.is_admin, reviewer.is_reviewer) == (False, True)
@@ -95,3 +95,9 @@ def test_seed_demo_adds_demo_cases_from_an_image_folder(settings, tmp_path, caps
     assert Patient.objects.filter(owner__username="clinician").count() == 2
     assert LesionImage.objects.count() == 4
     assert "CC BY-NC 4.0" in Patient.objects.first().notes
+
+
+def test_the_admin_login_page_answers_anonymous_users(client, db):
+    response = client.get("/admin/login/")
+    assert response.status_code == 200 and "Log in" in response.content.decode()
+    assert client.get("/admin/").status_code == 302
