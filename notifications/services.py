@@ -70,13 +70,26 @@ def notification_send(
     if not created:
         return None
     if settings.SKINPORTAL_EMAIL_NOTIFICATIONS and recipient.is_active and recipient.email:
-        notification_pk = notification.pk
-        # robust: the caller's work is committed by then, so a failure here must not undo its response.
-        transaction.on_commit(lambda: _notification_email(notification_pk=notification_pk), robust=True)
+        _email_on_commit(notification.pk)
     return notification
 
 
-def _notification_email(*, notification_pk: int) -> None:
+def _email_on_commit(notification_pk: int) -> None:
+    """Hand the e-mail to a worker once the notification is committed. A broker that cannot be
+    reached loses only the e-mail (logged); the notification itself is in the app."""
+    from .tasks import send_notification_email
+
+    def send() -> None:
+        try:
+            send_notification_email.delay(notification_pk)
+        except Exception:
+            logger.exception("Could not queue the e-mail of notification %s", notification_pk)
+
+    transaction.on_commit(send, robust=True)
+
+
+def notification_email_send(*, notification_pk: int) -> None:
+    """Send a notification's e-mail (once: ``emailed_at`` records it)."""
     notification = Notification.objects.select_related("recipient").filter(pk=notification_pk).first()
     if notification is None or notification.emailed_at is not None:
         return
