@@ -153,10 +153,13 @@ def model_outcomes(*, model_version: ModelVersion) -> dict:
             by_review.add(reference=diagnosis, predicted=predicted)
 
     by_histopathology = Comparison()
-    latest_predictions = succeeded.order_by(
-        "image__lesion_id", "-image__captured_on", "-image__uploaded_at", "-image__pk", "-created_at", "-pk"
-    ).filter(image__lesion__histopathology_results__isnull=False).distinct().values_list(
-        "image__lesion_id", "predicted_class"
+    latest_predictions = (
+        succeeded.order_by(
+            "image__lesion_id", "-image__captured_on", "-image__uploaded_at", "-image__pk", "-created_at", "-pk"
+        )
+        .filter(image__lesion__histopathology_results__isnull=False)
+        .distinct()
+        .values_list("image__lesion_id", "predicted_class")
     )
     latest_class: dict[int, str] = {}
     for lesion_id, predicted in latest_predictions:
