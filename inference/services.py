@@ -3,6 +3,7 @@ management commands all call these."""
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import logging
@@ -15,6 +16,7 @@ import numpy as np
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from PIL import Image
 
@@ -207,6 +209,41 @@ def prediction_request(
     prediction = Prediction.objects.create(image=image, model_version=model_version, requested_by=requested_by)
     _enqueue_on_commit(prediction.pk)
     return prediction
+
+
+def predictions_stalled(*, queued_for: datetime.timedelta, running_for: datetime.timedelta) -> list[int]:
+    """Ids of predictions whose task was probably lost: queued longer than ``queued_for`` (the
+    broker was down when it was sent) or running longer than ``running_for`` (the worker died,
+    or the task was killed by its hard time limit and acknowledged)."""
+    now = timezone.now()
+    return list(
+        Prediction.objects.filter(
+            Q(status=PredictionStatus.QUEUED, created_at__lt=now - queued_for)
+            | Q(status=PredictionStatus.RUNNING, started_at__lt=now - running_for)
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def predictions_resend(*, queued_for: datetime.timedelta, running_for: datetime.timedelta) -> tuple[int, int]:
+    """Send the tasks of stalled predictions again; (sent, found). Safe with a task still in the
+    broker: the tasks are idempotent (a finished prediction is left alone, and a prediction
+    interrupted MAX_ATTEMPTS times is failed). Stops at the first send that fails (broker down)."""
+    from .tasks import run_prediction
+
+    stalled = predictions_stalled(queued_for=queued_for, running_for=running_for)
+    sent = 0
+    for prediction_id in stalled:
+        try:
+            run_prediction.delay(prediction_id)
+        except Exception:
+            logger.exception("Could not re-send prediction %s; the broker seems down", prediction_id)
+            break
+        sent += 1
+    if stalled:
+        logger.info("Re-sent %s of %s stalled predictions", sent, len(stalled))
+    return sent, len(stalled)
 
 
 def prediction_rerun(*, prediction: Prediction, requested_by: User | None) -> Prediction | None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
+from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError, close_old_connections
 
 from . import services
@@ -64,6 +66,17 @@ def run_prediction(self, prediction_id: int) -> str:
         )
         return "failed"
     return prediction.status if prediction is not None else "deleted"
+
+
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+def resend_stalled_predictions() -> int:
+    """Celery beat runs this every minute: predictions whose task was lost (broker down when it
+    was sent, worker killed) are sent again. Also ``manage.py resend_predictions``."""
+    sent, _ = services.predictions_resend(
+        queued_for=datetime.timedelta(seconds=settings.SKINPORTAL_RESEND_QUEUED_AFTER),
+        running_for=datetime.timedelta(seconds=settings.SKINPORTAL_RESEND_RUNNING_AFTER),
+    )
+    return sent
 
 
 @worker_process_init.connect

@@ -316,6 +316,16 @@ SKINPORTAL_EMAIL_NOTIFICATIONS = env.bool("SKINPORTAL_EMAIL_NOTIFICATIONS", defa
 # The site's address, for links in e-mails (no request there to build them from).
 SKINPORTAL_SITE_URL = env("SKINPORTAL_SITE_URL", default="http://127.0.0.1:8000")
 
+# Predictions whose task was lost are sent again (inference.tasks.resend_stalled_predictions, run
+# every minute by `celery -A skinportal beat`, or `manage.py resend_predictions`): queued for
+# longer than this many seconds (the broker was down), or running for longer (the worker died;
+# keep it above CELERY_VISIBILITY_TIMEOUT, after which Redis itself re-delivers).
+SKINPORTAL_RESEND_QUEUED_AFTER = env.int("SKINPORTAL_RESEND_QUEUED_AFTER", default=300)
+SKINPORTAL_RESEND_RUNNING_AFTER = env.int("SKINPORTAL_RESEND_RUNNING_AFTER", default=600)
+CELERY_BEAT_SCHEDULE = {
+    "resend-stalled-predictions": {"task": "inference.tasks.resend_stalled_predictions", "schedule": 60.0},
+}
+
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

@@ -95,3 +95,35 @@ def test_sigkill_in_the_middle_of_a_task_loses_nothing_and_duplicates_nothing(wo
     assert prediction.attempts >= 2  # it really was interrupted and run again
     assert Prediction.objects.filter(image=image).count() == 1
     assert Prediction.objects.filter(image=image, status=PredictionStatus.SUCCEEDED).count() == 1
+
+
+def test_after_a_broker_outage_every_upload_is_predicted_once(worker_setup, clinician, monkeypatch):
+    """Uploads while the broker is down (the sends fail), then the broker is back: the sweeper
+    re-sends the queued predictions and a real worker completes each exactly once."""
+    import datetime
+
+    from kombu.exceptions import OperationalError
+
+    from inference import services, tasks
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to the broker. Connection refused.")
+
+    with monkeypatch.context() as outage:
+        outage.setattr(tasks.run_prediction, "delay", broker_down)
+        stored = upload(clinician, *(images.jpeg(300, 200, seed=40 + n) for n in range(4)))
+    assert set(Prediction.objects.values_list("status", flat=True)) == {PredictionStatus.QUEUED}
+
+    worker = worker_setup()
+    sent, found = services.predictions_resend(
+        queued_for=datetime.timedelta(0), running_for=datetime.timedelta(minutes=10)
+    )
+    assert (sent, found) == (4, 4)
+    wait_until(
+        lambda: Prediction.objects.filter(status=PredictionStatus.SUCCEEDED).count() == 4,
+        what="4 succeeded predictions after the outage",
+    )
+    for image in stored:
+        prediction = image.predictions.get()  # exactly one row per image
+        assert prediction.status == PredictionStatus.SUCCEEDED and prediction.attempts == 1
+    assert b"Traceback" not in worker.log.read_bytes()
