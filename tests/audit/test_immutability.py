@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
 from audit import services
