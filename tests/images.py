@@ -110,3 +110,95 @@ def mpo(width: int = 64, height: int = 48) -> bytes:
     """A JPEG with a second picture appended (multi-picture format), as many phones write."""
     first, second = lesion_like(width, height, seed=1), lesion_like(width // 2, height // 2, seed=2)
     return encode(first, "MPO", save_all=True, append_images=[second], quality=92)
+
+
+# Hostile files (tests/cases/test_hostile_files.py) ------------------------------------------
+
+
+def html_file() -> bytes:
+    return b"<!DOCTYPE html>\n<html><head><title>x</title></head><body><script>alert(1)</script></body></html>\n"
+
+
+def svg_with_script() -> bytes:
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="48" onload="alert(1)">\n'
+        b'  <rect width="64" height="48" fill="#c89678"/>\n'
+        b"  <script>alert(document.cookie)</script>\n"
+        b"</svg>\n"
+    )
+
+
+def minimal_pdf() -> bytes:
+    """A small valid one-page PDF (with a correct cross-reference table)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 64 48] >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+ZIP_PAYLOAD_NAME = "payload.txt"
+
+
+def jpeg_with_zip_appended(width: int = 64, height: int = 48) -> bytes:
+    """A valid JPEG followed by a zip archive (a "polyglot": both a picture and an archive)."""
+    import zipfile
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(ZIP_PAYLOAD_NAME, "smuggled content " * 50)
+    return jpeg(width, height, seed=5) + archive.getvalue()
+
+
+def tiny_jpeg() -> bytes:
+    return encode(Image.new("RGB", (1, 1), (180, 120, 100)), "JPEG", quality=92)
+
+
+def tiny_png() -> bytes:
+    return encode(Image.new("RGB", (1, 1), (180, 120, 100)), "PNG")
+
+
+def animated_gif(width: int = 64, height: int = 48, frames: int = 3) -> bytes:
+    pictures = [lesion_like(width, height, seed=seed).convert("P") for seed in range(frames)]
+    return encode(pictures[0], "GIF", save_all=True, append_images=pictures[1:], duration=100, loop=0)
+
+
+HUGE_EXIF_MARKER = b"HUGE-EXIF-PAYLOAD"
+
+
+def jpeg_with_huge_exif(width: int = 64, height: int = 48, comment_bytes: int = 60_000) -> bytes:
+    """A JPEG whose EXIF (APP1) segment is nearly the 64 KB maximum: a 60 KB UserComment."""
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    filler = (HUGE_EXIF_MARKER * (comment_bytes // len(HUGE_EXIF_MARKER) + 1))[:comment_bytes]
+    exif.get_ifd(0x8769)[0x9286] = b"ASCII\x00\x00\x00" + filler  # UserComment
+    return encode(lesion_like(width, height, seed=6), "JPEG", quality=92, exif=exif.tobytes())
+
+
+def jpeg_claiming_size(width: int, height: int) -> bytes:
+    """A small JPEG whose frame header (SOF) claims ``width``×``height`` pixels."""
+    data = bytearray(jpeg(16, 16, seed=7))
+    for marker in (b"\xff\xc0", b"\xff\xc1", b"\xff\xc2"):
+        at = data.find(marker)
+        if at != -1:
+            data[at + 5 : at + 9] = struct.pack(">HH", height, width)
+            return bytes(data)
+    raise AssertionError("no SOF marker")
+
+
+def jpeg_padded_to(size: int) -> bytes:
+    """A valid JPEG followed by zero bytes, ``size`` bytes in all (a file over a size limit)."""
+    data = jpeg(seed=8)
+    return data + b"\x00" * (size - len(data))

@@ -127,3 +127,31 @@ def test_after_a_broker_outage_every_upload_is_predicted_once(worker_setup, clin
         prediction = image.predictions.get()  # exactly one row per image
         assert prediction.status == PredictionStatus.SUCCEEDED and prediction.attempts == 1
     assert b"Traceback" not in worker.log.read_bytes()
+
+
+def test_a_database_connection_dropped_during_a_task_is_recovered(worker_setup, clinician):
+    """PostgreSQL drops the worker's connections while it computes: the save fails, the task
+    retries on a new connection, and the prediction succeeds once."""
+    from django.db import connection
+
+    worker_setup()
+    (image,) = upload(clinician, images.jpeg(6000, 4500, seed=12))
+    prediction = image.predictions.get()
+    wait_until(
+        lambda: Prediction.objects.filter(pk=prediction.pk, status=PredictionStatus.RUNNING).exists(),
+        what="the task to start",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        (terminated,) = cursor.fetchone()
+    assert terminated >= 1  # the worker's connection(s)
+
+    wait_until(
+        lambda: Prediction.objects.filter(pk=prediction.pk, status=PredictionStatus.SUCCEEDED).exists(),
+        what="the prediction to succeed after the connection loss",
+    )
+    assert Prediction.objects.filter(image=image).count() == 1
+    assert Prediction.objects.filter(image=image, status=PredictionStatus.SUCCEEDED).count() == 1

@@ -1,0 +1,282 @@
+"""Load benchmark: a live stack driven by concurrent API clients. Prints measured figures.
+
+    .venv/bin/python bench/load.py [--clients 16] [--images 200] [--web-workers 3] [--concurrency 2]
+
+Starts the production profile on this machine: gunicorn (``skinportal.wsgi``), a Celery worker,
+PostgreSQL ($BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/skinportal_load,
+recreated) and Redis ($BENCH_REDIS_URL, default redis://127.0.0.1:6379/13, for the broker and the
+throttles' cache). Each of N clients (a clinician with an API token, one lesion of their own)
+uploads M real ISIC images (../shared/data/isic/images; generated lesion-like images without
+it) one after another over HTTP. Reported: uploads/s, upload latency and upload → result
+latency (p50, p95, p99), errors by status, and then the check that every stored image has
+exactly one prediction and that it succeeded (nothing lost, nothing duplicated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.inference import ensure_database, load_images, percentile  # noqa: E402
+
+RESULT_TIMEOUT_SECONDS = 900
+
+
+def stack_environment(*, database_url: str, redis_url: str, media_root: str, models_dir: Path) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "skinportal.settings.production",
+        "DJANGO_SECRET_KEY": "load-benchmark-only-" + "x" * 40,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",  # plain HTTP on the loopback, no TLS proxy here
+        "DATABASE_URL": database_url,
+        "DATABASE_CONN_MAX_AGE": "60",
+        "CELERY_BROKER_URL": redis_url,
+        "CACHE_URL": redis_url,
+        "API_THROTTLE_UPLOADS": "1000000/hour",  # measure the stack, not the throttle
+        "SKINPORTAL_STORAGE": "local",
+        "SKINPORTAL_MEDIA_ROOT": media_root,
+        "SKINPORTAL_MODELS_DIR": str(models_dir),
+        "SKINPORTAL_EMAIL_NOTIFICATIONS": "false",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+
+
+def prepare(environment: dict[str, str], *, model_path: Path, clients: int) -> list[tuple[str, int]]:
+    """Migrate, register the model, create the clinicians with a token and a lesion each."""
+    os.environ.update(environment)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from accounts.models import User
+    from accounts.services import api_token_create
+    from cases import services as case_services
+    from inference.services import model_version_register
+    from skinportal.celery import app as celery_app
+
+    call_command("migrate", verbosity=0)
+    model_version_register(keras_path=model_path, activate=True)
+    celery_app.control.purge()
+    accounts = []
+    for number in range(clients):
+        user = User.objects.create_user(f"load{number}", password=f"load-password-{number}-xyz")
+        _, token = api_token_create(user=user, name="load benchmark", lifetime_days=1)
+        patient = case_services.patient_create(
+            owner=user,
+            identifier=f"LOAD-{number:03d}",
+            given_name="Load",
+            family_name=f"Client {number}",
+            date_of_birth=date(1970, 1, 1),
+        )
+        lesion = case_services.lesion_create(patient=patient, actor=user, label=f"load lesion {number}")
+        accounts.append((token, lesion.pk))
+    return accounts
+
+
+def start(command: list[str], *, environment: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **environment},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_for_http(url: str, *, process: subprocess.Popen, log: Path) -> None:
+    import requests
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(log.read_text()[-3000:])
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
+
+
+def run_client(base_url: str, token: str, lesion_id: int, images: list[tuple[str, bytes]]) -> list[dict]:
+    """Upload every image in turn; one record per upload."""
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    records = []
+    for name, data in images:
+        started = time.time()
+        try:
+            response = session.post(
+                f"{base_url}/api/v1/images/",
+                data={"lesion": lesion_id, "modality": "dermoscopic"},
+                files={"file": (name, data, "image/jpeg")},
+                timeout=60,
+            )
+            status = response.status_code
+            body = response.json() if status == 201 else None
+        except requests.RequestException as error:
+            status, body = f"{type(error).__name__}", None
+        records.append(
+            {
+                "started": started,
+                "latency": time.time() - started,
+                "status": status,
+                "image_id": body["id"] if body else None,
+            }
+        )
+    return records
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--images", type=int, default=200, help="uploads per client")
+    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--model", type=Path, default=next((ROOT / "models").glob("*.keras"), None))
+    parser.add_argument("--port", type=int, default=8799)
+    arguments = parser.parse_args()
+
+    database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/skinportal_load")
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+    work = Path(tempfile.mkdtemp(prefix="skinportal-load-"))
+    environment = stack_environment(
+        database_url=database_url,
+        redis_url=redis_url,
+        media_root=str(work / "media"),
+        models_dir=arguments.model.parent,
+    )
+    ensure_database(database_url)
+    subprocess.run(["redis-cli", "-u", redis_url, "flushdb"], check=True, capture_output=True)
+    accounts = prepare(environment, model_path=arguments.model, clients=arguments.clients)
+    image_bytes = load_images(arguments.images)
+    images = [(f"visit-{n:04d}.jpg", data) for n, data in enumerate(image_bytes)]
+
+    base_url = f"http://127.0.0.1:{arguments.port}"
+    web = start(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "skinportal.wsgi",
+            f"--bind=127.0.0.1:{arguments.port}",
+            f"--workers={arguments.web_workers}",
+            "--timeout=120",
+            "--access-logfile=-",
+        ],
+        environment=environment,
+        log=work / "gunicorn.log",
+    )
+    worker = start(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "skinportal",
+            "worker",
+            "--loglevel=WARNING",
+            f"--concurrency={arguments.concurrency}",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        environment=environment,
+        log=work / "worker.log",
+    )
+    try:
+        wait_for_http(f"{base_url}/api/v1/me/", process=web, log=work / "gunicorn.log")
+        lock = threading.Lock()
+        records: list[dict] = []
+        began = time.time()
+        with ThreadPoolExecutor(max_workers=arguments.clients) as pool:
+            futures = [pool.submit(run_client, base_url, token, lesion, images) for token, lesion in accounts]
+            for future in futures:
+                with lock:
+                    records.extend(future.result())
+        upload_seconds = time.time() - began
+
+        from inference.models import Prediction, PredictionStatus
+
+        stored = [r["image_id"] for r in records if r["image_id"] is not None]
+        deadline = time.monotonic() + RESULT_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            pending = Prediction.objects.filter(image_id__in=stored, status__in=["queued", "running"]).count()
+            if not pending:
+                break
+            time.sleep(1)
+        all_done_seconds = time.time() - began
+        predictions = {}
+        for image_id, status, finished in Prediction.objects.filter(image_id__in=stored).values_list(
+            "image_id", "status", "finished_at"
+        ):
+            predictions.setdefault(image_id, []).append((status, finished))
+    finally:
+        for process in (web, worker):
+            if process.poll() is None:
+                os.killpg(process.pid, 15)
+        for process in (web, worker):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+
+    upload_ms = [r["latency"] * 1000 for r in records if r["status"] == 201]
+    by_status: dict[str, int] = {}
+    for r in records:
+        by_status[str(r["status"])] = by_status.get(str(r["status"]), 0) + 1
+    started_of = {r["image_id"]: r["started"] for r in records if r["image_id"] is not None}
+    result_ms = [
+        (rows[0][1].timestamp() - started_of[image_id]) * 1000
+        for image_id, rows in predictions.items()
+        if len(rows) == 1 and rows[0][0] == PredictionStatus.SUCCEEDED
+    ]
+    exactly_one_succeeded = sum(
+        1 for image_id in stored if [s for s, _ in predictions.get(image_id, [])] == [PredictionStatus.SUCCEEDED]
+    )
+    server_errors = sum(count for status, count in by_status.items() if status.startswith("5"))
+    total = arguments.clients * arguments.images
+
+    def line(name: str, values: list[float]) -> str:
+        if not values:
+            return f"| {name} | – | – | – |"
+        return (
+            f"| {name} | {percentile(values, 50):.0f} ms | {percentile(values, 95):.0f} ms "
+            f"| {percentile(values, 99):.0f} ms |"
+        )
+
+    print(
+        f"Load: {arguments.clients} clients x {arguments.images} uploads = {total}; gunicorn "
+        f"{arguments.web_workers} sync workers, Celery worker concurrency {arguments.concurrency}, "
+        f"PostgreSQL, Redis; {os.cpu_count()} CPU cores; images: "
+        f"{'real ISIC' if (ROOT.parent / 'shared').is_dir() else 'generated'}"
+    )
+    print(f"uploads/s: {len(upload_ms) / upload_seconds:.1f} ({len(upload_ms)} stored in {upload_seconds:.1f} s)")
+    print(f"all results in: {all_done_seconds:.1f} s after the first upload")
+    print("| latency | p50 | p95 | p99 |\n| --- | ---: | ---: | ---: |")
+    print(line("upload (request → 201)", upload_ms))
+    print(line("upload → prediction succeeded", result_ms))
+    print(f"responses by status: {dict(sorted(by_status.items()))}; 5xx: {server_errors}")
+    print(
+        f"stored images with exactly one succeeded prediction: {exactly_one_succeeded} of {len(stored)}; "
+        f"lost (stored, no succeeded prediction): {len(stored) - exactly_one_succeeded}"
+    )
+    print(f"logs: {work}")
+
+
+if __name__ == "__main__":
+    main()
