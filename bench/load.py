@@ -104,10 +104,10 @@ def wait_for_http(url: str, *, process: subprocess.Popen, log: Path) -> None:
         if process.poll() is not None:
             raise RuntimeError(log.read_text()[-3000:])
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=10)  # the first request also imports the whole app
             return
-        except requests.ConnectionError:
-            time.sleep(0.2)
+        except requests.RequestException:
+            time.sleep(0.5)
     raise RuntimeError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
 
 
