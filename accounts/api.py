@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off
+from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from knox.auth import TokenAuthentication
@@ -43,7 +46,11 @@ class TokenView(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={201: TokenSerializer, 401: error_response("Wrong username or password, or inactive account.")},
+        responses={
+            201: TokenSerializer,
+            401: error_response("Wrong username or password, or inactive account."),
+            429: error_response("Too many requests, or too many failed passwords for this user from here."),
+        },
         auth=[],
         summary="Create a personal API token",
         tags=["accounts"],
@@ -54,7 +61,17 @@ class TokenView(APIView):
         data = serializer.validated_data
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
+            # django-axes flags this (DRF) request when the username+address is locked out; its
+            # middleware sees only the Django request, so the API answers in its own error shape.
+            if getattr(request, "axes_locked_out", False):
+                cool_off = get_cool_off(request)
+                raise exceptions.Throttled(
+                    wait=cool_off.total_seconds() if cool_off else None,
+                    detail=settings.AXES_COOLOFF_MESSAGE if cool_off else settings.AXES_PERMALOCK_MESSAGE,
+                )
             raise exceptions.AuthenticationFailed("Unable to log in with the given username and password.")
+        # A successful exchange clears this username+address's failures, as a web login does.
+        AxesProxyHandler.user_logged_in(sender=type(self), request=request, user=user)
         token, key = services.api_token_create(user=user, name=data["name"], lifetime_days=data["lifetime_days"])
         return Response(
             TokenSerializer({"token": key, "name": token.name, "expiry": token.expiry}).data,

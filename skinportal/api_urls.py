@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django.utils.decorators import method_decorator
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework import exceptions
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
@@ -28,7 +31,13 @@ router.register("model-versions", ModelVersionViewSet, basename="model-version")
 router.register("clinicians", ClinicianViewSet, basename="clinician")
 
 
-class DocsView(SpectacularSwaggerView):
+# The docs pages style themselves inline and ReDoc searches in a blob: worker; every script is a
+# file (the split view serves Swagger UI's start script at ?script).
+DOCS_CSP = {"style-src": [UNSAFE_INLINE], "worker-src": [SELF, "blob:"]}
+
+
+@method_decorator(csp_update(DOCS_CSP), name="dispatch")
+class DocsView(SpectacularSwaggerSplitView):
     """Swagger UI (assets served locally by drf-spectacular-sidecar). A browser without a
     session is sent to the login page; the page then reads the schema with the session."""
 
@@ -36,6 +45,7 @@ class DocsView(SpectacularSwaggerView):
     permission_classes = [AllowAny]
 
 
+@method_decorator(csp_update(DOCS_CSP), name="dispatch")
 class RedocView(SpectacularRedocView):
     login_redirect = True
     permission_classes = [AllowAny]

@@ -20,3 +20,18 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
         if getattr(view_class, "login_redirect", False) and not request.user.is_authenticated:
             return self.handle_no_permission(request, view_func)
         return None
+
+
+class PermissionsPolicyMiddleware:
+    """No page of SkinPortal uses the camera, microphone, location, payment or USB: say so, so
+    that an injected script or a framed page cannot ask for them either."""
+
+    POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", self.POLICY)
+        return response

@@ -86,3 +86,71 @@ def test_local_default_is_embedded():
         "django.core.files.storage.FileSystemStorage",
         "True",
     ], result.stderr
+
+
+def _production_value(expression: str, env: dict[str, str] | None = None) -> str:
+    result = manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        f"from django.conf import settings as s; print({expression})",
+        env=env or PRODUCTION_ENV,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_production_cookies_and_headers():
+    assert _production_value(
+        "s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_HTTPONLY, s.SESSION_COOKIE_SAMESITE, "
+        "s.SESSION_EXPIRE_AT_BROWSER_CLOSE, s.SESSION_SAVE_EVERY_REQUEST, s.SECURE_HSTS_SECONDS, "
+        "s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.X_FRAME_OPTIONS, s.SECURE_CONTENT_TYPE_NOSNIFF, "
+        "s.SECURE_REFERRER_POLICY, s.SECURE_CROSS_ORIGIN_OPENER_POLICY"
+    ).split() == [
+        "__Host-sessionid",
+        "__Host-csrftoken",
+        "True",
+        "Lax",
+        "True",
+        "True",
+        "31536000",
+        "True",
+        "DENY",
+        "True",
+        "same-origin",
+        "same-origin",
+    ]
+
+
+def test_production_lockout_and_csp_settings():
+    assert _production_value(
+        "s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME.total_seconds(), s.AXES_LOCKOUT_PARAMETERS, "
+        "s.CONTENT_SECURITY_POLICY_REPORT_ONLY, 'unsafe-inline' in str(s.CONTENT_SECURITY_POLICY)"
+    ).split() == ["5", "900.0", "[['username',", "'ip_address']]", "None", "False"]
+    env = {**PRODUCTION_ENV, "AXES_FAILURE_LIMIT": "8", "AXES_COOLOFF_MINUTES": "0", "CSP_REPORT_ONLY": "true"}
+    assert _production_value(
+        "s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME, s.CONTENT_SECURITY_POLICY, "
+        "s.CONTENT_SECURITY_POLICY_REPORT_ONLY['DIRECTIVES']['default-src']",
+        env,
+    ).split() == ["8", "None", "None", "[\"'self'\"]"]
+
+
+def test_with_s3_storage_images_may_come_from_the_bucket():
+    env = {
+        **PRODUCTION_ENV,
+        "SKINPORTAL_STORAGE": "s3",
+        "AWS_STORAGE_BUCKET_NAME": "skinportal-images",
+        "AWS_S3_ENDPOINT_URL": "https://s3.example.org:9000",
+    }
+    assert _production_value("' '.join(s.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src'])", env).split() == [
+        "'self'",
+        "data:",
+        "https://s3.example.org:9000",
+        "https://skinportal-images.s3.example.org:9000",
+    ]
+
+
+def test_check_deploy_is_clean_with_csp_report_only():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION_ENV, "CSP_REPORT_ONLY": "true"})
+    assert result.returncode == 0, result.stderr

@@ -5,7 +5,9 @@ Every value that differs between deployments is read from the environment
 deployment profile, ``test.py`` the test suite's.
 """
 
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -40,6 +42,9 @@ INSTALLED_APPS = [
     "knox",
     "corsheaders",
     "simple_history",
+    # Security: login lockout (django-axes) and the Content-Security-Policy header (django-csp).
+    "axes",
+    "csp",
     "accounts",
     "cases",
     "inference",
@@ -50,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "skinportal.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -63,8 +69,11 @@ MIDDLEWARE = [
     "skinportal.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Records every view of a patient record, image or heatmap (UI, API, files): audit.AccessLog.
     "audit.middleware.AccessLogMiddleware",
+    # Last, as django-axes asks: turns a locked-out login attempt into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "skinportal.urls"
@@ -100,6 +109,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes first: it refuses a locked-out username+address before any password is checked
+# (web login, admin login, and the API's password-for-token exchange all call authenticate()).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 LANGUAGE_CODE = "en-gb"
@@ -326,12 +341,99 @@ CELERY_BEAT_SCHEDULE = {
     "resend-stalled-predictions": {"task": "inference.tasks.resend_stalled_predictions", "schedule": 60.0},
 }
 
+# --- Security ----------------------------------------------------------------------------
+# Sessions end after SESSION_COOKIE_AGE seconds without a request (idle timeout: every request
+# renews the expiry); production also ends them when the browser closes.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
+# Lax, not Strict: links in notification e-mails must land in the open session.
+SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Login lockout (django-axes): after AXES_FAILURE_LIMIT failed logins for one username from one
+# client address, that pair is refused for AXES_COOLOFF_MINUTES (0: until an admin deletes the
+# "Access attempt" in the admin), on the web login, the admin login and POST /api/v1/auth/token/.
+# Username and address together: a lockout per address alone would let one attacker lock out a
+# whole clinic behind one NAT, a lockout per username alone would let anyone lock out any
+# clinician. The API's per-address throttle (API_THROTTLE_TOKEN) limits guessing across usernames.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+_axes_cooloff_minutes = env.int("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=_axes_cooloff_minutes) if _axes_cooloff_minutes > 0 else None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a successful login clears the count of failures
+AXES_HTTP_RESPONSE_CODE = 429
+# audit.AccessLog already records every login, failed login and logout.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_COOLOFF_MESSAGE = (
+    f"Too many failed logins: this username is blocked from your network for {_axes_cooloff_minutes} "
+    "minutes. Try again later, or ask an administrator to unlock it."
+)
+AXES_PERMALOCK_MESSAGE = (
+    "Too many failed logins: this username is blocked from your network. Ask an administrator to unlock it."
+)
+
+
+def _axes_client_ip(request):
+    """The client address as the audit log and the API throttles read it (``API_NUM_PROXIES``
+    deep into X-Forwarded-For), so that a client cannot pick its own address to dodge a lockout."""
+    from audit.selectors import client_ip
+
+    return client_ip(request=request)
+
+
+AXES_CLIENT_IP_CALLABLE = _axes_client_ip
+
+# Content-Security-Policy (django-csp), in every profile so that a violation shows up in
+# development too. No inline script or style anywhere in the app: scripts and styles come from
+# static files. Images may be data: URLs (the admin's icons) and, with S3 storage, come from the
+# bucket (image views redirect to short-lived signed URLs).
+_csp_img_src = ["'self'", "data:"]
+if STORAGE_BACKEND == "s3":
+    _s3_bucket = env("AWS_STORAGE_BUCKET_NAME")
+    _s3_endpoint = env("AWS_S3_ENDPOINT_URL", default=None)
+    if _s3_endpoint:
+        _s3_url = urlsplit(_s3_endpoint)
+        # Path-style (endpoint/bucket/key) and virtual-host-style (bucket.endpoint/key) URLs.
+        _csp_img_src += [f"{_s3_url.scheme}://{_s3_url.netloc}", f"{_s3_url.scheme}://{_s3_bucket}.{_s3_url.netloc}"]
+    else:
+        _s3_region = env("AWS_S3_REGION_NAME", default=None)
+        _csp_img_src += [f"https://{_s3_bucket}.s3.amazonaws.com"]
+        if _s3_region:
+            _csp_img_src += [f"https://{_s3_bucket}.s3.{_s3_region}.amazonaws.com"]
+_csp_img_src += env.list("CSP_IMG_SRC_EXTRA", default=[])
+_csp_directives = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": _csp_img_src,
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+if env("CSP_REPORT_URI", default=""):
+    _csp_directives["report-uri"] = [env("CSP_REPORT_URI")]
+_csp_policy = {
+    # The interactive API docs (Swagger UI, ReDoc) add inline styles and a blob: worker to this
+    # policy on their own views (skinportal/api_urls.py, csp_update); their scripts are files.
+    "DIRECTIVES": _csp_directives,
+}
+# CSP_REPORT_ONLY=true sends the policy as Content-Security-Policy-Report-Only: browsers report
+# violations (to CSP_REPORT_URI) but block nothing. For trying out a change of the policy.
+if env.bool("CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY = None
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp_policy
+else:
+    CONTENT_SECURITY_POLICY = _csp_policy
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = None
 
 LOGGING = {
     "version": 1,
