@@ -148,6 +148,12 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200, help="uploads per client")
     parser.add_argument("--web-workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="run the Celery worker at this niceness (e.g. 10: uploads get the CPU first on shared cores)",
+    )
     parser.add_argument("--model", type=Path, default=next((ROOT / "models").glob("*.keras"), None))
     parser.add_argument("--port", type=int, default=8799)
     arguments = parser.parse_args()
@@ -184,6 +190,7 @@ def main() -> None:
     )
     worker = start(
         [
+            *(["nice", "-n", str(arguments.worker_nice)] if arguments.worker_nice else []),
             sys.executable,
             "-m",
             "celery",
@@ -261,7 +268,8 @@ def main() -> None:
 
     print(
         f"Load: {arguments.clients} clients x {arguments.images} uploads = {total}; gunicorn "
-        f"{arguments.web_workers} sync workers, Celery worker concurrency {arguments.concurrency}, "
+        f"{arguments.web_workers} sync workers, Celery worker concurrency {arguments.concurrency}"
+        f"{f' at nice {arguments.worker_nice}' if arguments.worker_nice else ''}, "
         f"PostgreSQL, Redis; {os.cpu_count()} CPU cores; images: "
         f"{'real ISIC' if (ROOT.parent / 'shared').is_dir() else 'generated'}"
     )
