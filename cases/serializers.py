@@ -109,7 +109,7 @@ class LesionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class _VisiblePrimaryKeyField(serializers.PrimaryKeyRelatedField):
+class VisiblePrimaryKeyField(serializers.PrimaryKeyRelatedField):
     """A related object the requesting user may see: anything else reads as "does not exist"."""
 
     def get_queryset(self):
@@ -132,7 +132,7 @@ class _VisiblePrimaryKeyField(serializers.PrimaryKeyRelatedField):
     ]
 )
 class LesionInputSerializer(serializers.Serializer):
-    patient = _VisiblePrimaryKeyField(queryset=Patient.objects.all())
+    patient = VisiblePrimaryKeyField(queryset=Patient.objects.all())
     anatomic_site = serializers.ChoiceField(choices=AnatomicSite.choices, default=AnatomicSite.UNKNOWN)
     label = serializers.CharField(max_length=200)
     status = serializers.ChoiceField(choices=LesionStatus.choices, default=LesionStatus.MONITORING)
@@ -211,7 +211,7 @@ class ImageSerializer(serializers.ModelSerializer):
 
 
 class ImageUploadSerializer(serializers.Serializer):
-    lesion = _VisiblePrimaryKeyField(queryset=Lesion.objects.all())
+    lesion = VisiblePrimaryKeyField(queryset=Lesion.objects.all())
     # Empty files reach the service, which rejects them with the same message as the UI.
     file = serializers.FileField(allow_empty_file=True, help_text="A JPEG, PNG or HEIC image (its bytes are checked).")
     captured_on = serializers.DateField(default=timezone.localdate, help_text="Visit date; today by default.")

@@ -73,12 +73,14 @@ def can_rerun(*, user: User, image: LesionImage) -> bool:
     return user.is_admin or image.lesion.patient.owner_id == user.pk
 
 
-RISK_ORDER = Case(
-    When(risk_level=RiskLevel.HIGH, then=Value(0)),
-    When(risk_level=RiskLevel.MEDIUM, then=Value(1)),
-    default=Value(2),
-    output_field=IntegerField(),
-)
+def risk_rank(field: str = "risk_level") -> Case:
+    """An expression ranking a risk level field for ordering: high 0, medium 1, anything else 2."""
+    return Case(
+        When(**{field: RiskLevel.HIGH}, then=Value(0)),
+        When(**{field: RiskLevel.MEDIUM}, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
 
 
 def lesions_with_latest_result(lesions: QuerySet[Lesion]) -> QuerySet[Lesion]:
@@ -88,7 +90,7 @@ def lesions_with_latest_result(lesions: QuerySet[Lesion]) -> QuerySet[Lesion]:
     ``latest_prediction_id``, ``latest_risk``, ``latest_class``, ``latest_finished_at``."""
     latest = Prediction.objects.filter(image__lesion=OuterRef("pk"), status=PredictionStatus.SUCCEEDED).order_by(
         "-image__captured_on",
-        RISK_ORDER,
+        risk_rank(),
         F("model_version__is_active").desc(),
         "-created_at",
         "-pk",

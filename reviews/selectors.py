@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Value, When
+from django.db.models import Exists, OuterRef, QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from cases.models import Lesion
-from inference.models import ModelVersion, Prediction, PredictionStatus, RiskLevel
-from inference.selectors import lesions_with_latest_result
+from inference.models import ModelVersion, Prediction, PredictionStatus
+from inference.selectors import lesions_with_latest_result, risk_rank
 
 from .models import Histopathology, Review
 
-RISK_RANK = {RiskLevel.HIGH: 0, RiskLevel.MEDIUM: 1, RiskLevel.LOW: 2}
 REVIEW_QUEUE_ORDER = ["risk_rank", "latest_finished_at", "pk"]
 
 
@@ -36,11 +35,7 @@ def review_queue(
     lesions = lesions_with_latest_result(Lesion.objects.visible_to(user)).filter(latest_prediction_id__isnull=False)
     lesions = lesions.annotate(
         reviewed=Exists(Review.objects.filter(prediction_id=OuterRef("latest_prediction_id"))),
-        risk_rank=Case(
-            *(When(latest_risk=risk, then=Value(rank)) for risk, rank in RISK_RANK.items()),
-            default=Value(len(RISK_RANK)),
-            output_field=IntegerField(),
-        ),
+        risk_rank=risk_rank("latest_risk"),
     ).filter(reviewed=False)
     if risk_level:
         lesions = lesions.filter(latest_risk=risk_level)

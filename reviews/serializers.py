@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from accounts.serializers import UserSummarySerializer
 from cases.models import Lesion
+from cases.serializers import VisiblePrimaryKeyField
 from cases.validators import validate_not_in_future
 from inference.models import DiagnosisClass, Prediction, RiskLevel
 
@@ -54,16 +55,6 @@ class ReviewSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class _VisiblePredictionField(serializers.PrimaryKeyRelatedField):
-    def get_queryset(self):
-        return self.queryset.visible_to(self.context["request"].user).select_related("image__lesion__patient")
-
-
-class _VisibleLesionField(serializers.PrimaryKeyRelatedField):
-    def get_queryset(self):
-        return self.queryset.visible_to(self.context["request"].user)
-
-
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
@@ -81,8 +72,8 @@ class _VisibleLesionField(serializers.PrimaryKeyRelatedField):
     ]
 )
 class ReviewInputSerializer(serializers.Serializer):
-    prediction = _VisiblePredictionField(
-        queryset=Prediction.objects.all(),
+    prediction = VisiblePrimaryKeyField(
+        queryset=Prediction.objects.select_related("image__lesion__patient"),
         help_text="The result reviewed: the case's current one (see review-queue/); otherwise 409.",
     )
     agrees_with_model = serializers.BooleanField()
@@ -127,7 +118,7 @@ class HistopathologySerializer(serializers.ModelSerializer):
     ]
 )
 class HistopathologyInputSerializer(serializers.Serializer):
-    lesion = _VisibleLesionField(queryset=Lesion.objects.all())
+    lesion = VisiblePrimaryKeyField(queryset=Lesion.objects.all())
     diagnosis = serializers.ChoiceField(choices=HistopathologyDiagnosis.choices)
     diagnosed_on = serializers.DateField(validators=[validate_not_in_future])
     report = serializers.CharField()
