@@ -7,7 +7,6 @@ from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from knox.auth import TokenAuthentication
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import AllowAny
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 from skinportal.api import error_response
 
 from . import selectors, services
+from .authentication import TokenAuthentication
 from .models import ApiToken
 from .serializers import MeSerializer, TokenRequestSerializer, TokenSerializer, UserSummarySerializer
 

@@ -15,6 +15,7 @@ exactly one prediction and that it succeeded (nothing lost, nothing duplicated).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -96,6 +97,20 @@ def start(command: list[str], *, environment: dict[str, str], log: Path) -> subp
     )
 
 
+def lower_priority(process: subprocess.Popen, niceness: int) -> str:
+    """Lower the CPU priority of a process started in its own session, and of its children.
+
+    With the kernel's autogroup scheduling (Linux's default on desktops and many servers) the
+    CPU is shared fairly between sessions first, so a process's own nice value only orders it
+    within its session; the session's share is set through /proc/<pid>/autogroup instead.
+    Returns how it was done, for the report."""
+    enabled = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    if enabled.is_file() and enabled.read_text().strip() == "1":
+        Path(f"/proc/{process.pid}/autogroup").write_text(str(niceness))
+        return f"autogroup nice {niceness}"
+    return f"nice {niceness}"
+
+
 def wait_for_http(url: str, *, process: subprocess.Popen, log: Path) -> None:
     import requests
 
@@ -109,6 +124,52 @@ def wait_for_http(url: str, *, process: subprocess.Popen, log: Path) -> None:
         except requests.RequestException:
             time.sleep(0.5)
     raise RuntimeError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
+
+
+COMPONENTS = (
+    ("web (gunicorn)", "gunicorn"),
+    ("worker (celery)", "celery"),
+    ("PostgreSQL", "postgres"),
+    ("Redis", "redis-server"),
+)
+
+
+def cpu_seconds_by_component() -> dict[str, float]:
+    """CPU time (user + system) used so far by the live processes of each component (Linux /proc);
+    the load clients are this process."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {name: 0.0 for name, _ in COMPONENTS} | {"load clients (this process)": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        if int(entry.name) == os.getpid():
+            totals["load clients (this process)"] += seconds
+            continue
+        for name, marker in COMPONENTS:
+            if marker in command:
+                totals[name] += seconds
+                break
+    return totals
+
+
+def wait_for_worker(*, process: subprocess.Popen, log: Path) -> None:
+    """Until the Celery worker answers a ping: its processes have started (the load starts on
+    a running stack, not during its start-up)."""
+    from skinportal.celery import app as celery_app
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        if celery_app.control.ping(timeout=1.0):
+            return
+    raise RuntimeError(f"the Celery worker did not answer:\n{log.read_text()[-3000:]}")
 
 
 def run_client(base_url: str, token: str, lesion_id: int, images: list[tuple[str, bytes]]) -> list[dict]:
@@ -205,10 +266,13 @@ def main() -> None:
         environment=environment,
         log=work / "worker.log",
     )
+    worker_priority = lower_priority(worker, arguments.worker_nice) if arguments.worker_nice else ""
     try:
         wait_for_http(f"{base_url}/api/v1/me/", process=web, log=work / "gunicorn.log")
+        wait_for_worker(process=worker, log=work / "worker.log")
         lock = threading.Lock()
         records: list[dict] = []
+        cpu_before = cpu_seconds_by_component()
         began = time.time()
         with ThreadPoolExecutor(max_workers=arguments.clients) as pool:
             futures = [pool.submit(run_client, base_url, token, lesion, images) for token, lesion in accounts]
@@ -216,6 +280,7 @@ def main() -> None:
                 with lock:
                     records.extend(future.result())
         upload_seconds = time.time() - began
+        cpu_during_uploads = cpu_seconds_by_component()
 
         from inference.models import Prediction, PredictionStatus
 
@@ -242,6 +307,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, 9)
 
+    (work / "uploads.json").write_text(json.dumps(records))  # one record per upload, for a closer look
     upload_ms = [r["latency"] * 1000 for r in records if r["status"] == 201]
     by_status: dict[str, int] = {}
     for r in records:
@@ -269,7 +335,7 @@ def main() -> None:
     print(
         f"Load: {arguments.clients} clients x {arguments.images} uploads = {total}; gunicorn "
         f"{arguments.web_workers} sync workers, Celery worker concurrency {arguments.concurrency}"
-        f"{f' at nice {arguments.worker_nice}' if arguments.worker_nice else ''}, "
+        f"{f' at {worker_priority}' if worker_priority else ''}, "
         f"PostgreSQL, Redis; {os.cpu_count()} CPU cores; images: "
         f"{'real ISIC' if (ROOT.parent / 'shared').is_dir() else 'generated'}"
     )
@@ -283,6 +349,9 @@ def main() -> None:
         f"stored images with exactly one succeeded prediction: {exactly_one_succeeded} of {len(stored)}; "
         f"lost (stored, no succeeded prediction): {len(stored) - exactly_one_succeeded}"
     )
+    print("CPU while the clients uploaded (ms of CPU per stored upload, all cores):")
+    for name, seconds in cpu_during_uploads.items():
+        print(f"  {name}: {(seconds - cpu_before.get(name, 0.0)) * 1000 / max(1, len(upload_ms)):.1f} ms")
     print(f"logs: {work}")
 
 

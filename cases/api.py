@@ -221,11 +221,11 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_throttles(self):
         return [ScopedRateThrottle()] if self.action == "create" else []
 
-    def _serialize(self, images, *, many: bool):
+    def _serialize(self, images, *, many: bool, current_predictions: dict | None = None):
         images = list(images) if many else [images]
         context = {
             **self.get_serializer_context(),
-            "current_predictions": inference_selectors.timeline_risks(images=images),
+            "current_predictions": current_predictions or inference_selectors.timeline_risks(images=images),
         }
         serializer = ImageSerializer(images if many else images[0], many=many, context=context)
         return serializer.data
@@ -272,7 +272,13 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             raise Conflict(f"{result.duplicate_messages[0]} The stored image is {existing.pk}.")
         image = result.stored[0]
         headers = {"Location": reverse("api:image-detail", kwargs={"pk": image.pk}, request=request)}
-        return Response(self._serialize(image, many=False), status=status.HTTP_201_CREATED, headers=headers)
+        # A new image's only prediction is the one just queued (none without an active model).
+        current = {image.pk: result.predictions[image.pk]}
+        return Response(
+            self._serialize(image, many=False, current_predictions=current),
+            status=status.HTTP_201_CREATED,
+            headers=headers,
+        )
 
     @extend_schema(summary="Download the stored image", responses=FILE_RESPONSE, tags=["images"])
     @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader, filter_backends=[])

@@ -211,7 +211,7 @@ class ImageSerializer(serializers.ModelSerializer):
 
 
 class ImageUploadSerializer(serializers.Serializer):
-    lesion = VisiblePrimaryKeyField(queryset=Lesion.objects.all())
+    lesion = VisiblePrimaryKeyField(queryset=Lesion.objects.select_related("patient"))
     # Empty files reach the service, which rejects them with the same message as the UI.
     file = serializers.FileField(allow_empty_file=True, help_text="A JPEG, PNG or HEIC image (its bytes are checked).")
     captured_on = serializers.DateField(default=timezone.localdate, help_text="Visit date; today by default.")

@@ -182,6 +182,8 @@ class UploadResult:
     stored: list[LesionImage] = field(default_factory=list)
     # (file name, the image already holding those pixels)
     duplicates: list[tuple[str, LesionImage]] = field(default_factory=list)
+    # The prediction queued for each stored image, by image id (None: no model version is active).
+    predictions: dict[int, Prediction | None] = field(default_factory=dict)
 
     @property
     def duplicate_messages(self) -> list[str]:
@@ -293,7 +295,7 @@ def image_upload(
                 seen[normalised.sha256] = image
                 result.stored.append(image)
                 # Queued now, sent to a worker once this transaction commits.
-                prediction_request(image=image, requested_by=uploaded_by)
+                result.predictions[image.pk] = prediction_request(image=image, requested_by=uploaded_by)
     except BaseException:
         # The rows were rolled back; remove their files too so nothing is left half-done.
         for name in written:

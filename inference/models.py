@@ -36,7 +36,9 @@ class PredictionStatus(models.TextChoices):
 
 class ModelVersionQuerySet(models.QuerySet["ModelVersion"]):
     def active(self) -> ModelVersion | None:
-        return self.filter(is_active=True).first()
+        """The active version, without its card and metrics (large JSON, read on every upload
+        and prediction otherwise; they load on first access)."""
+        return self.filter(is_active=True).defer("card", "metrics").first()
 
 
 class ModelVersion(models.Model):

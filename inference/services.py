@@ -307,6 +307,9 @@ def _compute(prediction: Prediction) -> _Result:
     )
 
 
+#: The model version's large JSON fields, which a prediction run does not need.
+_MODEL_VERSION_DOCUMENTS = ("model_version__card", "model_version__metrics")
+
 #: A prediction whose worker died this many times (out of memory, killed) is given up.
 MAX_ATTEMPTS = 3
 
@@ -318,6 +321,7 @@ def _claim(prediction_id: int) -> Prediction | None:
         prediction = (
             Prediction.objects.select_for_update(of=("self",))
             .select_related("model_version", "image")
+            .defer(*_MODEL_VERSION_DOCUMENTS)
             .filter(pk=prediction_id)
             .first()
         )
@@ -374,6 +378,7 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
             locked = (
                 Prediction.objects.select_for_update(of=("self",))
                 .select_related("model_version")
+                .defer(*_MODEL_VERSION_DOCUMENTS)
                 .filter(pk=prediction_id)
                 .first()
             )
@@ -419,7 +424,8 @@ def _image_was_high_risk(prediction: Prediction) -> bool:
 
 def _notify_high_risk(prediction: Prediction) -> None:
     """Tell the patient's owner about a new high-risk result (in the app, and by e-mail)."""
-    lesion = prediction.image.lesion
+    image = LesionImage.objects.select_related("lesion__patient__owner").get(pk=prediction.image_id)
+    lesion = image.lesion
     notification_send(
         recipient=lesion.patient.owner,
         kind=NotificationKind.HIGH_RISK,
@@ -428,7 +434,7 @@ def _notify_high_risk(prediction: Prediction) -> None:
             f"A new image of this lesion was analysed as high risk "
             f"({prediction.get_predicted_class_display()} most likely). Please review it."
         ),
-        url=prediction.image.get_absolute_url(),
+        url=image.get_absolute_url(),
         lesion=lesion,
         event_key=f"prediction:{prediction.pk}",
     )

@@ -234,6 +234,31 @@ def test_upload_answers_201_with_the_image_and_its_queued_prediction(
     assert api.get(f"/api/v1/images/{image.pk}/thumbnail/").status_code == 200
 
 
+def test_without_an_active_model_the_upload_answers_201_with_no_prediction(clinician, api_client_for):
+    lesion = LesionFactory(patient__owner=clinician)
+    response = upload(api_client_for(clinician), lesion, images.jpeg(320, 240))
+    assert response.status_code == 201, response.json()
+    assert response.json()["current_prediction"] is None
+    assert not Prediction.objects.exists()
+
+
+def test_an_upload_with_a_token_uses_a_fixed_number_of_queries(
+    clinician, model_version, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    """The load target (bench/load.py) depends on it: token, role, lesion, lock, duplicate check,
+    image + its history, active model, prediction + its history (and savepoints)."""
+    from rest_framework.test import APIClient
+
+    from accounts.models import ApiToken
+
+    lesion = LesionFactory(patient__owner=clinician)
+    _, token = ApiToken.objects.create(user=clinician, expiry=datetime.timedelta(days=1), name="bench")
+    api = APIClient(HTTP_AUTHORIZATION=f"Token {token}")
+    with django_capture_on_commit_callbacks(execute=False), django_assert_max_num_queries(14):
+        response = upload(api, lesion, images.jpeg(320, 240))
+    assert response.status_code == 201, response.json()
+
+
 @pytest.mark.parametrize(
     ("content", "status", "code"),
     [
