@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from axes.helpers import get_lockout_message
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -54,3 +56,16 @@ def api_token_revoke(request: HttpRequest, digest: str) -> HttpResponse:
     services.api_token_revoke(token=token, actor=request.user)
     messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
     return redirect("api-tokens")
+
+
+def locked_out(
+    request: HttpRequest, response: HttpResponse | None = None, credentials: dict | None = None
+) -> HttpResponse:
+    """django-axes' answer to a login of a locked-out username from this address (web and admin
+    login; the API answers in its own error shape): the site's page with the reason, 429."""
+    return render(
+        request,
+        "registration/locked_out.html",
+        {"message": get_lockout_message()},
+        status=settings.AXES_HTTP_RESPONSE_CODE,
+    )

@@ -70,6 +70,8 @@ def test_web_login_locks_the_username_from_that_address_after_the_failure_limit(
     assert response.status_code == 429
     text = response.content.decode()
     assert "15 minutes" in text and "administrator" in text
+    assert response["Content-Type"].startswith("text/html") and "<h1>Log in blocked</h1>" in text
+    assert "Content-Security-Policy" in response  # the site's page, with the site's headers
     assert not _logged_in(client)
 
     # A colleague behind the same NAT is not locked out ...
@@ -139,7 +141,7 @@ def test_admin_login_is_locked_out_too():
     for _ in range(settings.AXES_FAILURE_LIMIT):
         client.post(url, {"username": admin.username, "password": "not-the-password"})
     response = client.post(url, {"username": admin.username, "password": PASSWORD})
-    assert response.status_code == 429
+    assert response.status_code == 429 and "<h1>Log in blocked</h1>" in response.content.decode()
     assert not _logged_in(client)
 
 

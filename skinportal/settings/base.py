@@ -368,6 +368,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=_axes_cooloff_minutes) if _axes_cooloff_mi
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True  # a successful login clears the count of failures
 AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"  # the site's page (templates/registration/locked_out.html)
 # audit.AccessLog already records every login, failed login and logout.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_COOLOFF_MESSAGE = (
