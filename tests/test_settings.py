@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "DJANGO_ALLOWED_HOSTS": "skinportal.example.org",
     "DATABASE_URL": "postgres://skinportal@db.example.org:5432/skinportal",
     "CELERY_BROKER_URL": "redis://broker.example.org:6379/0",
+    "EMAIL_URL": "smtp+tls://skinportal:secret@smtp.example.org:587",
 }
 
 
@@ -35,6 +36,17 @@ def test_check_deploy_is_clean_under_production_settings():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_notification_emails_would_go_nowhere():
+    without_email = {k: v for k, v in PRODUCTION_ENV.items() if k != "EMAIL_URL"}  # the console's, by default
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=without_email)
+    assert result.returncode != 0
+    assert "notifications.W001" in result.stderr and "EMAIL_URL" in result.stderr
+
+    in_app_only = {**without_email, "SKINPORTAL_EMAIL_NOTIFICATIONS": "false"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=in_app_only)
+    assert result.returncode == 0, result.stderr
 
 
 def test_check_deploy_is_clean_with_s3_storage():
