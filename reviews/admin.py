@@ -38,7 +38,17 @@ class LatestClassFilter(admin.SimpleListFilter):
 
 @admin.register(ReviewQueueItem)
 class ReviewQueueAdmin(admin.ModelAdmin):
-    list_display = ("label", "risk", "latest_class", "anatomic_site", "patient", "clinician", "waiting_since", "review")
+    list_display = (
+        "label",
+        "risk",
+        "latest_class",
+        "anatomic_site",
+        "patient",
+        "clinician",
+        "waiting_since",
+        "awaiting",
+        "review",
+    )
     list_filter = (
         LatestRiskFilter,
         LatestClassFilter,
@@ -85,15 +95,25 @@ class ReviewQueueAdmin(admin.ModelAdmin):
     def waiting_since(self, obj):
         return obj.latest_finished_at
 
+    @admin.display(description="images without a result", boolean=True)
+    def awaiting(self, obj) -> bool:
+        return obj.awaiting_results
+
     @admin.display(description="")
     def review(self, obj) -> str:
         return format_html('<a class="button" href="{}">Review</a>', reverse("reviews:review", args=[obj.pk]))
 
     @admin.action(description="Agree with the model (low-risk nevi only); routine monitoring")
     def agree_routine_monitoring(self, request, queryset) -> None:
-        """For the bulk of benign results only: anything else needs the review page."""
+        """For the bulk of benign results only: anything else needs the review page, and so does
+        a case with images the result does not cover."""
         done = 0
         for lesion in queryset:
+            if lesion.awaiting_results:
+                self.message_user(
+                    request, f"{lesion}: has images without a result; review it on its page.", messages.WARNING
+                )
+                continue
             prediction = selectors.review_target(lesion=lesion)
             if prediction is None or (prediction.risk_level, prediction.predicted_class) != ("low", "NV"):
                 self.message_user(request, f"{lesion}: not a low-risk nevus; review it on its page.", messages.WARNING)

@@ -3,13 +3,14 @@ model version performs against reviewers and histopathology in this clinic."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
-from cases.models import Lesion
+from cases.models import Lesion, LesionImage
 from inference.models import ModelVersion, Prediction, PredictionStatus
 from inference.selectors import lesions_with_latest_result, risk_rank
 
@@ -31,11 +32,16 @@ def review_queue(
     anatomic_site: str = "",
 ) -> QuerySet[Lesion]:
     """Lesion cases whose latest result is not reviewed yet: highest risk first, then the
-    longest waiting. Each lesion carries its ``latest_*`` annotations."""
+    longest waiting. Each lesion carries its ``latest_*`` annotations, and ``awaiting_results``:
+    whether an image of that result's visit or a later one has no result yet."""
     lesions = lesions_with_latest_result(Lesion.objects.visible_to(user)).filter(latest_prediction_id__isnull=False)
     lesions = lesions.annotate(
         reviewed=Exists(Review.objects.filter(prediction_id=OuterRef("latest_prediction_id"))),
         risk_rank=risk_rank("latest_risk"),
+        latest_captured_on=Subquery(
+            Prediction.objects.filter(pk=OuterRef("latest_prediction_id")).values("image__captured_on")[:1]
+        ),
+        awaiting_results=Exists(_images_without_result(lesion=OuterRef("pk"), since=OuterRef("latest_captured_on"))),
     ).filter(reviewed=False)
     if risk_level:
         lesions = lesions.filter(latest_risk=risk_level)
@@ -46,6 +52,18 @@ def review_queue(
     if anatomic_site:
         lesions = lesions.filter(anatomic_site=anatomic_site)
     return lesions.select_related("patient__owner").order_by(*REVIEW_QUEUE_ORDER)
+
+
+def _images_without_result(*, lesion, since) -> QuerySet[LesionImage]:
+    succeeded = Prediction.objects.filter(image=OuterRef("pk"), status=PredictionStatus.SUCCEEDED)
+    return LesionImage.objects.filter(lesion=lesion, captured_on__gte=since).exclude(Exists(succeeded))
+
+
+def images_without_result(*, lesion: Lesion, since: datetime.date) -> QuerySet[LesionImage]:
+    """Images of the lesion from ``since`` on (the reviewed visit and later ones) that have no
+    succeeded prediction: still queued or running, or failed. The latest result falls back to
+    the most recent visit with a result, so a reviewer must know what it does not cover."""
+    return _images_without_result(lesion=lesion, since=since).order_by("captured_on", "pk")
 
 
 def review_target(*, lesion: Lesion) -> Prediction | None:

@@ -138,6 +138,7 @@ class HistopathologyInputSerializer(serializers.Serializer):
                 "risk_level": "high",
                 "predicted_class": "MEL",
                 "result_since": "2026-11-20T09:20:42Z",
+                "awaiting_results": False,
             },
             response_only=True,
         )
@@ -153,6 +154,12 @@ class QueueItemSerializer(serializers.Serializer):
     risk_level = serializers.ChoiceField(source="latest_risk", choices=RiskLevel.choices)
     predicted_class = serializers.ChoiceField(source="latest_class", choices=DiagnosisClass.choices)
     result_since = serializers.DateTimeField(source="latest_finished_at")
+    awaiting_results = serializers.BooleanField(
+        help_text=(
+            "True when an image of the reviewed visit or a later one has no result yet (analysis queued, "
+            "running or failed): the result does not cover it."
+        )
+    )
 
 
 class _MelanomaSerializer(serializers.Serializer):

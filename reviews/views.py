@@ -79,6 +79,9 @@ def review_create(request: HttpRequest, lesion_pk: int) -> HttpResponse:
             )
             if prediction
             else [],
+            "images_without_result": selectors.images_without_result(lesion=lesion, since=prediction.image.captured_on)
+            if prediction
+            else [],
             "form": form,
             "reviews": selectors.lesion_reviews(lesion=lesion),
             "histopathology": selectors.lesion_histopathology(lesion=lesion),

@@ -7,9 +7,10 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from inference.models import Prediction, PredictionStatus
 from reviews import selectors, services
 
-from ..factories import LesionFactory, UserFactory
+from ..factories import LesionFactory, LesionImageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +90,50 @@ def test_admin_queue_and_bulk_agree(admin_client_, admin_user, result):
         "routine_monitoring",
     )
     assert list(selectors.review_queue(user=admin_user)) == [high]
+
+
+def test_a_case_with_images_still_without_a_result_is_flagged(reviewer, reviewer_client, result, model_version):
+    """The latest result falls back to the latest visit with a result: the reviewer is told
+    what it does not cover (a newer visit's failed analysis, another image of the same visit
+    still queued), in the queue, on the review page and over the API."""
+    covered = result(risk="low", captured_on=datetime.date(2026, 6, 1))
+    complete = result(risk="medium", captured_on=datetime.date(2026, 6, 1)).image.lesion
+    lesion = covered.image.lesion
+    newer = LesionImageFactory(lesion=lesion, captured_on=datetime.date(2026, 9, 1))
+    Prediction.objects.create(image=newer, model_version=model_version, status=PredictionStatus.FAILED, error="x")
+    older = LesionImageFactory(lesion=complete, captured_on=datetime.date(2025, 1, 1))  # before the result: fine
+    Prediction.objects.create(image=older, model_version=model_version, status=PredictionStatus.FAILED, error="x")
+
+    flags = {entry.pk: entry.awaiting_results for entry in selectors.review_queue(user=reviewer)}
+    assert flags == {lesion.pk: True, complete.pk: False}
+
+    page = reviewer_client.get("/reviews/").content.decode()
+    row = page[page.index(f'data-lesion-id="{lesion.pk}"') :]
+    assert "Images without a result" in row[: row.index("</tr>")]
+    review_page = reviewer_client.get(f"/lesions/{lesion.pk}/review/").content.decode()
+    assert "data-awaiting-results" in review_page and newer.get_absolute_url() in review_page
+    assert "data-awaiting-results" not in reviewer_client.get(f"/lesions/{complete.pk}/review/").content.decode()
+
+    items = reviewer_client.get("/api/v1/review-queue/").json()["results"]
+    assert {item["lesion"]: item["awaiting_results"] for item in items} == {lesion.pk: True, complete.pk: False}
+
+    # A second image of the reviewed visit, still queued, is not covered either.
+    same_visit = LesionImageFactory(lesion=complete, captured_on=datetime.date(2026, 6, 1))
+    Prediction.objects.create(image=same_visit, model_version=model_version)
+    assert {entry.pk: entry.awaiting_results for entry in selectors.review_queue(user=reviewer)}[complete.pk] is True
+
+
+def test_the_admin_bulk_agree_skips_a_case_with_images_without_a_result(admin_client_, result, model_version):
+    low = result(risk="low")
+    lesion = low.image.lesion
+    pending = LesionImageFactory(lesion=lesion, captured_on=low.image.captured_on)
+    Prediction.objects.create(image=pending, model_version=model_version)  # still queued
+    page = admin_client_.get("/admin/reviews/reviewqueueitem/").content.decode()
+    assert "Images without a result" in page  # the column
+    response = admin_client_.post(
+        "/admin/reviews/reviewqueueitem/",
+        {"action": "agree_routine_monitoring", "_selected_action": [lesion.pk]},
+        follow=True,
+    )
+    assert "has images without a result; review it on its page" in response.content.decode()
+    assert not lesion.reviews.exists()
