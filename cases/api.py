@@ -16,7 +16,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from accounts.models import User
 from inference import selectors as inference_selectors
 from inference.serializers import PredictionSerializer, PredictRequestSerializer
-from inference.services import prediction_request
+from inference.services import NoActiveModel, prediction_rerun
 from skinportal.api import Conflict, FileTooLarge, IgnoreAcceptHeader, UnsupportedImageType, error_response
 
 from . import services
@@ -303,14 +303,13 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def predict(self, request: Request, pk: int) -> Response:
         image = self.get_object()
-        if not inference_selectors.can_rerun(user=request.user, image=image):
-            raise exceptions.PermissionDenied("Only the patient's owner or an admin can re-run the analysis.")
         data = PredictRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        prediction = prediction_request(
-            image=image, requested_by=request.user, model_version=data.validated_data.get("model_version")
-        )
-        if prediction is None:
-            raise Conflict("No model is active, so the image cannot be analysed. Ask an admin.")
+        try:
+            prediction = prediction_rerun(
+                image=image, requested_by=request.user, model_version=data.validated_data.get("model_version")
+            )
+        except NoActiveModel as error:
+            raise Conflict(str(error)) from None
         prediction.refresh_from_db()  # tasks run in-process (local profile) have finished already
         return Response(PredictionSerializer(prediction, context=self.get_serializer_context()).data, status=201)

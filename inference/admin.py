@@ -139,9 +139,12 @@ class PredictionAdmin(VisibleToUserAdmin):
 
     @admin.action(description="Re-run with the active model")
     def rerun(self, request, queryset) -> None:
-        created = [services.prediction_rerun(prediction=p, requested_by=request.user) for p in queryset]
-        count = sum(1 for p in created if p is not None)
-        if count < len(created):
-            self.message_user(request, "No model is active: nothing was queued.", messages.ERROR)
-        else:
-            self.message_user(request, f"{count} new prediction{'s' if count != 1 else ''} queued.")
+        count = 0
+        for prediction in queryset.select_related("image__lesion__patient"):
+            try:
+                services.prediction_rerun(image=prediction.image, requested_by=request.user)
+            except services.NoActiveModel as error:
+                self.message_user(request, f"{error} Nothing more was queued.", messages.ERROR)
+                break
+            count += 1
+        self.message_user(request, f"{count} new prediction{'s' if count != 1 else ''} queued.")

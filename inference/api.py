@@ -47,11 +47,10 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["post"])
     def rerun(self, request: Request, pk: int) -> Response:
         prediction = self.get_object()
-        if not selectors.can_rerun(user=request.user, image=prediction.image):
-            raise exceptions.PermissionDenied("Only the patient's owner or an admin can re-run the analysis.")
-        new_prediction = services.prediction_rerun(prediction=prediction, requested_by=request.user)
-        if new_prediction is None:
-            raise Conflict("No model is active, so the image cannot be analysed. Ask an admin.")
+        try:
+            new_prediction = services.prediction_rerun(image=prediction.image, requested_by=request.user)
+        except services.NoActiveModel as error:
+            raise Conflict(str(error)) from None
         new_prediction.refresh_from_db()  # tasks run in-process (local profile) have finished already
         return Response(self.get_serializer(new_prediction).data, status=status.HTTP_201_CREATED)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
@@ -29,6 +29,7 @@ from . import heatmaps
 from .engine import ModelFileError, get_engine, models_dir, normalised_cam, sha256_of_file, softmax
 from .models import CLASSES, MALIGNANT_CLASSES, ModelVersion, Prediction, PredictionStatus, RiskLevel
 from .preprocessing import PREPROCESSING_ID, load_rgb, preprocess
+from .selectors import can_rerun
 
 logger = logging.getLogger(__name__)
 
@@ -246,9 +247,25 @@ def predictions_resend(*, queued_for: datetime.timedelta, running_for: datetime.
     return sent, len(stalled)
 
 
-def prediction_rerun(*, prediction: Prediction, requested_by: User | None) -> Prediction | None:
-    """A new prediction of the same image by the active model; the old one stays as history."""
-    return prediction_request(image=prediction.image, requested_by=requested_by)
+class NoActiveModel(Exception):
+    """No model version is active (and none was named): there is nothing to analyse with."""
+
+    def __init__(self, message: str = "No model is active, so the image cannot be analysed. Ask an admin.") -> None:
+        super().__init__(message)
+
+
+def prediction_rerun(
+    *, image: LesionImage, requested_by: User, model_version: ModelVersion | None = None
+) -> Prediction:
+    """A new analysis of an image asked for by a person (the re-run button, the API, the admin
+    action) by ``model_version`` or the active one; earlier results stay as history. Only the
+    patient's owner and admins may ask (PermissionDenied); NoActiveModel if there is no model."""
+    if not can_rerun(user=requested_by, image=image):
+        raise PermissionDenied("Only the patient's owner or an admin can re-run the analysis.")
+    prediction = prediction_request(image=image, requested_by=requested_by, model_version=model_version)
+    if prediction is None:
+        raise NoActiveModel()
+    return prediction
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -52,10 +52,10 @@ def image_analysis(request: HttpRequest, image_pk: int) -> JsonResponse:
 @require_POST
 def image_predict(request: HttpRequest, image_pk: int) -> HttpResponse:
     image = case_selectors.image_get(user=request.user, pk=image_pk)
-    if not selectors.can_rerun(user=request.user, image=image):
-        raise PermissionDenied("Only the patient's owner or an admin can re-run the analysis.")
-    if services.prediction_request(image=image, requested_by=request.user) is None:
-        messages.error(request, "No model is active, so the image cannot be analysed. Ask an admin.")
+    try:
+        services.prediction_rerun(image=image, requested_by=request.user)
+    except services.NoActiveModel as error:
+        messages.error(request, str(error))
     else:
         messages.success(request, "A new analysis with the active model was queued.")
     return redirect(image)

@@ -113,6 +113,8 @@ def test_without_an_active_model_a_rerun_is_409(analysed_image, clinician, api_c
     prediction.model_version.save()
     response = api_client_for(clinician).post(f"/api/v1/predictions/{prediction.pk}/rerun/")
     assert response.status_code == 409 and "No model is active" in response.json()["errors"][0]["detail"]
+    response = api_client_for(clinician).post(f"/api/v1/images/{analysed_image.pk}/predict/")
+    assert response.status_code == 409 and "No model is active" in response.json()["errors"][0]["detail"]
 
 
 def test_another_clinicians_predictions_are_404(analysed_image, other_clinician, api_client_for):

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
@@ -16,7 +16,7 @@ from inference.models import ModelVersion, Prediction, PredictionStatus, RiskLev
 
 from .. import images
 from ..conftest import model_version_from_dir
-from ..factories import LesionFactory, LesionImageFactory
+from ..factories import LesionFactory, LesionImageFactory, PatientShareFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -95,11 +95,11 @@ def test_rerun_and_a_new_model_version_add_rows(
     first_values = (first.probability_mel, first.finished_at)
 
     with django_capture_on_commit_callbacks(execute=True):
-        second = services.prediction_rerun(prediction=first, requested_by=clinician)
+        second = services.prediction_rerun(image=first.image, requested_by=clinician)
     newer = model_version_from_dir(models_dir, active=False, version="0.2.0")
     services.model_version_activate(model_version=newer)
     with django_capture_on_commit_callbacks(execute=True):
-        third = services.prediction_rerun(prediction=first, requested_by=clinician)
+        third = services.prediction_rerun(image=first.image, requested_by=clinician)
 
     first.refresh_from_db()
     assert (first.probability_mel, first.finished_at) == first_values
@@ -215,3 +215,23 @@ def test_a_high_risk_result_notifies_the_owner_once(clinician, model_version, dj
     services.prediction_run(prediction_id=low.pk)
     low.refresh_from_db()
     assert low.risk_level == RiskLevel.LOW and Notification.objects.count() == 1
+
+
+def test_only_the_owner_or_an_admin_asks_for_a_new_analysis(clinician, other_clinician, admin_user, model_version):
+    """The rule lives in the service, so the button, the API and the admin action share it."""
+    image = LesionImageFactory(lesion__patient__owner=clinician)
+    PatientShareFactory(patient=image.lesion.patient, clinician=other_clinician)  # care team, not owner
+    with pytest.raises(PermissionDenied, match="owner or an admin"):
+        services.prediction_rerun(image=image, requested_by=other_clinician)
+    assert not Prediction.objects.exists()
+    assert services.prediction_rerun(image=image, requested_by=clinician).requested_by == clinician
+    assert services.prediction_rerun(image=image, requested_by=admin_user).model_version == model_version
+    assert image.predictions.count() == 2
+
+
+def test_without_an_active_model_a_new_analysis_is_refused(clinician, model_version):
+    image = LesionImageFactory(lesion__patient__owner=clinician)
+    ModelVersion.objects.update(is_active=False)
+    with pytest.raises(services.NoActiveModel, match="No model is active"):
+        services.prediction_rerun(image=image, requested_by=clinician)
+    assert not Prediction.objects.exists()

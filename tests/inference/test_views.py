@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
-from inference.models import Prediction, PredictionStatus
+from inference.models import ModelVersion, Prediction, PredictionStatus
 
 from ..factories import LesionImageFactory, UserFactory
 
@@ -136,6 +136,15 @@ def test_admin_lists_predictions_with_previews_and_reruns(analysed_image, admin_
     admin_client_.post(
         reverse("admin:inference_prediction_changelist"), {"action": "rerun", "_selected_action": [prediction.pk]}
     )
+    assert analysed_image.predictions.count() == 2
+
+    ModelVersion.objects.update(is_active=False)
+    response = admin_client_.post(
+        reverse("admin:inference_prediction_changelist"),
+        {"action": "rerun", "_selected_action": [prediction.pk]},
+        follow=True,
+    )
+    assert "No model is active" in response.content.decode()
     assert analysed_image.predictions.count() == 2
 
 
