@@ -9,11 +9,14 @@ from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 
 class TokenAuthentication(KnoxTokenAuthentication):
     """knox's token authentication, minus the query it spends on every request looking for the
-    user's other expired tokens to delete. An expired token is still refused; expired tokens
-    stay listed (flagged) in the admin until deleted there or on the API tokens page."""
+    user's other expired tokens to delete. An expired token is refused and deleted when it is
+    presented, as knox does; until then the admin lists it, flagged as expired."""
 
     def _cleanup_token(self, auth_token) -> bool:  # knox 5.1: True means "refuse this token"
-        return auth_token.expiry is not None and auth_token.expiry < timezone.now()
+        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
+            auth_token.delete()
+            return True
+        return False
 
 
 class TokenScheme(KnoxTokenScheme):

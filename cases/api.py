@@ -272,8 +272,12 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             raise Conflict(f"{result.duplicate_messages[0]} The stored image is {existing.pk}.")
         image = result.stored[0]
         headers = {"Location": reverse("api:image-detail", kwargs={"pk": image.pk}, request=request)}
-        # A new image's only prediction is the one just queued (none without an active model).
-        current = {image.pk: result.predictions[image.pk]}
+        # A new image's only prediction is the one just queued (none without an active model), read
+        # back: in-process task runs (the embedded default), or a quick worker, have finished it.
+        prediction = result.predictions[image.pk]
+        if prediction is not None:
+            prediction.refresh_from_db()
+        current = {image.pk: prediction}
         return Response(
             self._serialize(image, many=False, current_predictions=current),
             status=status.HTTP_201_CREATED,

@@ -147,4 +147,5 @@ class PredictionAdmin(VisibleToUserAdmin):
                 self.message_user(request, f"{error} Nothing more was queued.", messages.ERROR)
                 break
             count += 1
-        self.message_user(request, f"{count} new prediction{'s' if count != 1 else ''} queued.")
+        if count:
+            self.message_user(request, f"{count} new prediction{'s' if count != 1 else ''} queued.")

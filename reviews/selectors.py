@@ -54,7 +54,7 @@ def review_queue(
     return lesions.select_related("patient__owner").order_by(*REVIEW_QUEUE_ORDER)
 
 
-def _images_without_result(*, lesion, since) -> QuerySet[LesionImage]:
+def _images_without_result(*, lesion: Lesion | OuterRef, since: datetime.date | OuterRef) -> QuerySet[LesionImage]:
     succeeded = Prediction.objects.filter(image=OuterRef("pk"), status=PredictionStatus.SUCCEEDED)
     return LesionImage.objects.filter(lesion=lesion, captured_on__gte=since).exclude(Exists(succeeded))
 

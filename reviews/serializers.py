@@ -156,8 +156,8 @@ class QueueItemSerializer(serializers.Serializer):
     result_since = serializers.DateTimeField(source="latest_finished_at")
     awaiting_results = serializers.BooleanField(
         help_text=(
-            "True when an image of the reviewed visit or a later one has no result yet (analysis queued, "
-            "running or failed): the result does not cover it."
+            "True when an image of the reviewed visit or a later one has no result (not analysed yet, "
+            "queued, running or failed): the result does not cover it."
         )
     )
 

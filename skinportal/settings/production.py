@@ -1,7 +1,8 @@
 """Deployment profile: every secret and address comes from the environment.
 
 Required: DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL, CELERY_BROKER_URL.
-``manage.py check --deploy`` is clean with these settings. The security headers, login lockout
+``manage.py check --deploy`` is clean with these settings and EMAIL_URL (or
+SKINPORTAL_EMAIL_NOTIFICATIONS=false). The security headers, login lockout
 and Content-Security-Policy shared with the other profiles are in ``base.py`` ("Security").
 """
 

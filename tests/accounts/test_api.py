@@ -77,12 +77,14 @@ def test_an_expired_token_or_inactive_user_is_refused(clinician):
     client = APIClient(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/me/").status_code == 200
     ApiToken.objects.filter(pk=row.pk).update(expiry=timezone.now() - timedelta(seconds=1))
-    assert client.get("/api/v1/me/").status_code == 401
-    # Using another token does not sweep the expired one away (no query per request for it);
-    # it stays listed, flagged as expired, in the admin.
+    # Using another token does not sweep the expired one away (that cost a query per request);
+    # it stays listed, flagged as expired, in the admin ...
     _, other = ApiToken.objects.create(user=clinician, expiry=timedelta(days=1), name="other")
     assert APIClient(HTTP_AUTHORIZATION=f"Token {other}").get("/api/v1/me/").status_code == 200
     assert ApiToken.objects.filter(pk=row.pk).exists()
+    # ... until it is presented: refused, and deleted.
+    assert client.get("/api/v1/me/").status_code == 401
+    assert not ApiToken.objects.filter(pk=row.pk).exists()
     _, token = ApiToken.objects.create(user=clinician, expiry=timedelta(days=1), name="t2")
     clinician.is_active = False
     clinician.save()
