@@ -38,9 +38,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         anatomic_site=filters.get("anatomic_site", ""),
     )
     page = Paginator(queue, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "reviews/queue.html", {"form": form, "page": page, "query": query.urlencode()})
+    return render(request, "reviews/queue.html", {"form": form, "page": page})
 
 
 @require_http_methods(["GET", "POST"])

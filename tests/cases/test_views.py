@@ -85,6 +85,9 @@ def test_patient_list_search_and_pagination(clinician, clinician_client):
     assert [p.identifier for p in found.context["page"].object_list] == ["ZZ-9"]
     by_mrn = clinician_client.get(reverse("cases:patient-list"), {"q": "mrn01"})
     assert len(by_mrn.context["page"].object_list) == 10
+    # The page links keep the search.
+    searched = clinician_client.get(reverse("cases:patient-list"), {"q": "family"}).content.decode()
+    assert 'href="?q=family&amp;page=2" rel="next"' in searched and "(30 patients)" in searched
 
 
 def test_upload_several_files_through_the_ui(clinician, clinician_client):
