@@ -36,8 +36,28 @@ class LatestClassFilter(admin.SimpleListFilter):
         return queryset.filter(latest_class=self.value()) if self.value() else queryset
 
 
+class ForReviewers:
+    """Admin pages that reviewers as well as admins open, read-only: review decisions and
+    histopathology are written through the services (the review page, the API, actions)."""
+
+    def has_module_permission(self, request) -> bool:
+        return selectors.can_review(user=request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return selectors.can_review(user=request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(ReviewQueueItem)
-class ReviewQueueAdmin(admin.ModelAdmin):
+class ReviewQueueAdmin(ForReviewers, admin.ModelAdmin):
     list_display = (
         "label",
         "risk",
@@ -63,21 +83,6 @@ class ReviewQueueAdmin(admin.ModelAdmin):
 
     def get_ordering(self, request):
         return selectors.REVIEW_QUEUE_ORDER  # the queue's own order: risk, then the longest waiting
-
-    def has_module_permission(self, request) -> bool:
-        return selectors.can_review(user=request.user)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return selectors.can_review(user=request.user)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="risk", ordering="risk_rank")
     def risk(self, obj) -> str:
@@ -135,20 +140,8 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         self.message_user(request, f"{done} case{'s' if done != 1 else ''} reviewed.", messages.SUCCESS)
 
 
-class ReviewerAdmin(VisibleToUserAdmin):
-    """Reviewers as well as admins may open these."""
-
-    def has_module_permission(self, request) -> bool:
-        return selectors.can_review(user=request.user)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return selectors.can_review(user=request.user)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+class ReviewerAdmin(ForReviewers, VisibleToUserAdmin):
+    """Decisions and histopathology: admins may also delete one entered in error."""
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return getattr(request.user, "is_admin", False)
