@@ -179,6 +179,33 @@ def ensure_database(url: str) -> None:
         connection.execute(f'CREATE DATABASE "{name}"')
 
 
+def celery_worker_command(*, concurrency: int | str) -> list[str]:
+    """The Celery worker both benchmarks start (without the start-up chatter between workers)."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "skinportal",
+        "worker",
+        "--loglevel=WARNING",
+        f"--concurrency={concurrency}",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+
+
+def wait_for_worker(*, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Until the Celery worker answers a ping: its processes have started, so a benchmark
+    measures a running stack, not its start-up."""
+    from skinportal.celery import app as celery_app
+
+    deadline = time.monotonic() + timeout
+    while not celery_app.control.ping(timeout=0.5):
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"the Celery worker did not answer:\n{log.read_text()[-2000:]}")
+
+
 def vm_hwm_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -222,18 +249,7 @@ def end_to_end(model_path: Path, count: int) -> list[str]:
     worker_log = Path(media_root) / "worker.log"
     concurrency = os.environ.get("BENCH_CONCURRENCY", "2")
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "skinportal",
-            "worker",
-            "--loglevel=WARNING",
-            f"--concurrency={concurrency}",
-            "--without-mingle",
-            "--without-gossip",
-        ],
+        celery_worker_command(concurrency=concurrency),
         cwd=ROOT,
         env={**os.environ, **environment, "DJANGO_SETTINGS_MODULE": "skinportal.settings.local"},
         stdout=worker_log.open("wb"),
@@ -241,10 +257,7 @@ def end_to_end(model_path: Path, count: int) -> list[str]:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not celery_app.control.ping(timeout=0.5):
-            if time.monotonic() > deadline or worker.poll() is not None:
-                raise RuntimeError(worker_log.read_text()[-2000:])
+        wait_for_worker(process=worker, log=worker_log)
 
         images = load_images(count)
 

@@ -29,7 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.inference import ensure_database, load_images, percentile  # noqa: E402
+from bench.inference import (  # noqa: E402
+    celery_worker_command,
+    ensure_database,
+    load_images,
+    percentile,
+    wait_for_worker,
+)
 
 RESULT_TIMEOUT_SECONDS = 900
 
@@ -158,20 +164,6 @@ def cpu_seconds_by_component() -> dict[str, float]:
     return totals
 
 
-def wait_for_worker(*, process: subprocess.Popen, log: Path) -> None:
-    """Until the Celery worker answers a ping: its processes have started (the load starts on
-    a running stack, not during its start-up)."""
-    from skinportal.celery import app as celery_app
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        if celery_app.control.ping(timeout=1.0):
-            return
-    raise RuntimeError(f"the Celery worker did not answer:\n{log.read_text()[-3000:]}")
-
-
 def run_client(base_url: str, token: str, lesion_id: int, images: list[tuple[str, bytes]]) -> list[dict]:
     """Upload every image in turn; one record per upload."""
     import requests
@@ -252,16 +244,7 @@ def main() -> None:
     worker = start(
         [
             *(["nice", "-n", str(arguments.worker_nice)] if arguments.worker_nice else []),
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "skinportal",
-            "worker",
-            "--loglevel=WARNING",
-            f"--concurrency={arguments.concurrency}",
-            "--without-mingle",
-            "--without-gossip",
+            *celery_worker_command(concurrency=arguments.concurrency),
         ],
         environment=environment,
         log=work / "worker.log",
@@ -269,7 +252,7 @@ def main() -> None:
     worker_priority = lower_priority(worker, arguments.worker_nice) if arguments.worker_nice else ""
     try:
         wait_for_http(f"{base_url}/api/v1/me/", process=web, log=work / "gunicorn.log")
-        wait_for_worker(process=worker, log=work / "worker.log")
+        wait_for_worker(process=worker, log=work / "worker.log", timeout=120)
         lock = threading.Lock()
         records: list[dict] = []
         cpu_before = cpu_seconds_by_component()
