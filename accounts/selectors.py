@@ -20,3 +20,8 @@ def api_token_get(*, user: User, digest: str) -> ApiToken:
 
 def active_clinicians() -> QuerySet[User]:
     return User.objects.filter(is_active=True).order_by("last_name", "first_name", "username")
+
+
+def clinician_find(*, pk: int) -> User | None:
+    """The user with id ``pk``, or None (callers say what a missing clinician means)."""
+    return User.objects.filter(pk=pk).first()

@@ -3,7 +3,6 @@ serialize. The access rule is the UI's (``visible_to``): other clinicians' objec
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
@@ -13,18 +12,18 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.throttling import ScopedRateThrottle
 
-from accounts.models import User
+from accounts import selectors as account_selectors
 from inference import selectors as inference_selectors
 from inference.serializers import PredictionSerializer, PredictRequestSerializer
 from inference.services import NoActiveModel, prediction_rerun
 from skinportal.api import Conflict, FileTooLarge, IgnoreAcceptHeader, UnsupportedImageType, error_response
 
-from . import services
+from . import selectors, services
 from .files import serve_private_file
 from .filters import ImageFilter, LesionFilter, PatientFilter
 from .history import lesion_history, patient_history
 from .imaging import RejectionCode
-from .models import Lesion, LesionImage, Patient
+from .models import Lesion, Patient
 from .serializers import (
     HistoryEntrySerializer,
     ImageSerializer,
@@ -68,12 +67,7 @@ class PatientViewSet(viewsets.ModelViewSet):
     ordering_fields = ["family_name", "identifier", "date_of_birth", "created_at"]
 
     def get_queryset(self):
-        return (
-            Patient.objects.visible_to(self.request.user)
-            .select_related("owner")
-            .prefetch_related(Prefetch("shared_with", queryset=User.objects.order_by("username")))
-            .order_by("family_name", "given_name", "pk")
-        )
+        return selectors.patients_with_care_team(user=self.request.user)
 
     def _respond(self, patient: Patient, *, status_code: int = status.HTTP_200_OK) -> Response:
         patient = self.get_queryset().get(pk=patient.pk)  # fresh, with the care team
@@ -107,7 +101,7 @@ class PatientViewSet(viewsets.ModelViewSet):
         patient = self.get_object()
         data = ShareInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        clinician = User.objects.filter(pk=data.validated_data["clinician"]).first()
+        clinician = account_selectors.clinician_find(pk=data.validated_data["clinician"])
         if clinician is None:
             raise exceptions.ValidationError({"clinician": "No such clinician."})
         services.patient_share(patient=patient, actor=request.user, clinician=clinician)
@@ -132,7 +126,7 @@ class PatientViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["delete"], url_path=r"shares/(?P<user_pk>\d+)")
     def unshare(self, request: Request, pk: int, user_pk: str) -> Response:
         patient = self.get_object()
-        clinician = User.objects.filter(pk=int(user_pk)).first()
+        clinician = account_selectors.clinician_find(pk=int(user_pk))
         if clinician is None or not services.patient_unshare(patient=patient, actor=request.user, clinician=clinician):
             raise exceptions.NotFound("This clinician is not on the patient's care team.")
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -159,8 +153,7 @@ class LesionViewSet(
     ordering_fields = ["opened_on", "label", "status", "anatomic_site"]
 
     def get_queryset(self):
-        lesions = Lesion.objects.visible_to(self.request.user).with_image_count().order_by("-opened_on", "-pk")
-        return inference_selectors.lesions_with_latest_result(lesions)
+        return selectors.lesions_with_results(user=self.request.user)
 
     def _respond(self, lesion: Lesion, *, status_code: int = status.HTTP_200_OK) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=lesion.pk)).data, status=status_code)
@@ -212,11 +205,7 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     throttle_scope = "uploads"
 
     def get_queryset(self):
-        return (
-            LesionImage.objects.visible_to(self.request.user)
-            .select_related("uploaded_by")
-            .order_by("-captured_on", "-uploaded_at", "-pk")
-        )
+        return selectors.image_list(user=self.request.user)
 
     def get_throttles(self):
         return [ScopedRateThrottle()] if self.action == "create" else []

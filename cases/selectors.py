@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.db.models import Count, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
+from inference.selectors import lesions_with_latest_result
 
 from .models import Lesion, LesionImage, Patient, PatientShare
 
@@ -18,6 +21,31 @@ def patient_list(*, user: User, search: str = "") -> QuerySet[Patient]:
         .select_related("owner")
         .annotate(lesion_count=Count("lesions", distinct=True))
         .order_by("family_name", "given_name", "pk")
+    )
+
+
+def patients_with_care_team(*, user: User) -> QuerySet[Patient]:
+    """The patients a user may see, each with its owner and care team (the API's patient list)."""
+    return (
+        Patient.objects.visible_to(user)
+        .select_related("owner")
+        .prefetch_related(Prefetch("shared_with", queryset=User.objects.order_by("username")))
+        .order_by("family_name", "given_name", "pk")
+    )
+
+
+def lesions_with_results(*, user: User) -> QuerySet[Lesion]:
+    """Every lesion a user may see with its image count and latest result, newest case first."""
+    lesions = Lesion.objects.visible_to(user).with_image_count().order_by("-opened_on", "-pk")
+    return lesions_with_latest_result(lesions)
+
+
+def image_list(*, user: User) -> QuerySet[LesionImage]:
+    """Every image a user may see, latest visit first."""
+    return (
+        LesionImage.objects.visible_to(user)
+        .select_related("uploaded_by")
+        .order_by("-captured_on", "-uploaded_at", "-pk")
     )
 
 
@@ -54,6 +82,11 @@ def lesion_get(*, user: User, pk: int) -> Lesion:
 
 def image_timeline(*, lesion: Lesion) -> QuerySet[LesionImage]:
     return lesion.images.timeline().select_related("uploaded_by")
+
+
+def visit_images(*, lesion: Lesion, captured_on: datetime.date) -> QuerySet[LesionImage]:
+    """The lesion's images of one visit (one date)."""
+    return image_timeline(lesion=lesion).filter(captured_on=captured_on)
 
 
 def image_get(*, user: User, pk: int) -> LesionImage:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.views import refused
 from inference.selectors import timeline_risks
 from inference.views import analysis_context
 from reviews import selectors as review_selectors
@@ -30,6 +31,11 @@ def apply_validation_error(form, error: ValidationError) -> None:
             form.add_error(field_name if field_name in form.fields else None, field_errors)
     else:
         form.add_error(None, error)
+
+
+def _form_status(request: HttpRequest) -> int:
+    """A form page shown again after a POST has errors: 400, the API's answer to the same input."""
+    return 400 if request.method == "POST" else 200
 
 
 @require_GET
@@ -64,7 +70,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Patient {patient.full_name} registered.")
             return redirect(patient)
-    return render(request, "cases/patient_form.html", {"form": form})
+    return render(request, "cases/patient_form.html", {"form": form}, status=_form_status(request))
 
 
 @require_GET
@@ -98,7 +104,13 @@ def patient_update(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Patient details saved.")
             return redirect(patient)
-    return render(request, "cases/patient_form.html", {"form": form, "patient": patient})
+    return render(request, "cases/patient_form.html", {"form": form, "patient": patient}, status=_form_status(request))
+
+
+def _refused_on_patient(request: HttpRequest, patient, message: str, *, status: int) -> HttpResponse:
+    return refused(
+        request, message=message, status=status, back_url=patient.get_absolute_url(), back_label="Back to the patient"
+    )
 
 
 @require_POST
@@ -106,16 +118,12 @@ def patient_share(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
     form = ShareForm(request.POST, candidates=selectors.share_candidates(patient=patient))
     if not form.is_valid():
-        messages.error(request, "Choose a clinician to share this patient with.")
-        return redirect(patient)
+        return _refused_on_patient(request, patient, "Choose a clinician to share this patient with.", status=400)
     try:
         share = services.patient_share(patient=patient, actor=request.user, clinician=form.cleaned_data["clinician"])
-    except PermissionDenied as error:
-        messages.error(request, str(error))
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"{share.clinician.display_name} can now see and edit this patient.")
+        return _refused_on_patient(request, patient, " ".join(error.messages), status=400)
+    messages.success(request, f"{share.clinician.display_name} can now see and edit this patient.")
     return redirect(patient)
 
 
@@ -123,15 +131,10 @@ def patient_share(request: HttpRequest, pk: int) -> HttpResponse:
 def patient_unshare(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
     clinician = selectors.clinician_get(pk=user_pk)
-    try:
-        revoked = services.patient_unshare(patient=patient, actor=request.user, clinician=clinician)
-    except PermissionDenied as error:
-        messages.error(request, str(error))
-    else:
-        if revoked:
-            messages.success(request, f"{clinician.display_name} no longer has access to this patient.")
-        else:
-            messages.warning(request, f"{clinician.display_name} was not on this patient's care team.")
+    if not services.patient_unshare(patient=patient, actor=request.user, clinician=clinician):
+        message = f"{clinician.display_name} was not on this patient's care team."
+        return _refused_on_patient(request, patient, message, status=404)
+    messages.success(request, f"{clinician.display_name} no longer has access to this patient.")
     return redirect(patient)
 
 
@@ -147,7 +150,7 @@ def lesion_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Lesion “{lesion.label}” opened.")
             return redirect(lesion)
-    return render(request, "cases/lesion_form.html", {"form": form, "patient": patient})
+    return render(request, "cases/lesion_form.html", {"form": form, "patient": patient}, status=_form_status(request))
 
 
 @require_GET
@@ -184,7 +187,12 @@ def lesion_update(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Lesion saved.")
             return redirect(lesion)
-    return render(request, "cases/lesion_form.html", {"form": form, "patient": lesion.patient, "lesion": lesion})
+    return render(
+        request,
+        "cases/lesion_form.html",
+        {"form": form, "patient": lesion.patient, "lesion": lesion},
+        status=_form_status(request),
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -192,6 +200,7 @@ def image_upload(request: HttpRequest, lesion_pk: int) -> HttpResponse:
     lesion = selectors.lesion_get(user=request.user, pk=lesion_pk)
     form = ImageUploadForm(request.POST or None, request.FILES or None)
     rejections: list[str] = []
+    status = _form_status(request)
     if request.method == "POST" and form.is_valid():
         try:
             result = services.image_upload(
@@ -212,8 +221,9 @@ def image_upload(request: HttpRequest, lesion_pk: int) -> HttpResponse:
                 messages.success(request, f"{count} image{'s' if count != 1 else ''} stored.")
             for message in result.duplicate_messages:
                 messages.warning(request, message)
-            return redirect(lesion)
-    status = 400 if request.method == "POST" else 200
+            if result.stored or not result.duplicates:
+                return redirect(lesion)
+            status = 409  # every file was one the lesion has already: nothing stored, as the API's 409
     return render(
         request,
         "cases/image_upload.html",

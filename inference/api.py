@@ -18,7 +18,7 @@ from skinportal.api import Conflict, IgnoreAcceptHeader, error_response
 
 from . import selectors, services
 from .filters import PredictionFilter
-from .models import DiagnosisClass, PredictionStatus
+from .models import DiagnosisClass
 from .serializers import HeatmapQuerySerializer, ModelVersionSerializer, PredictionSerializer
 
 
@@ -74,21 +74,21 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader, filter_backends=[])
     def heatmap(self, request: Request, pk: int):
         prediction = self.get_object()
-        if prediction.status != PredictionStatus.SUCCEEDED:
-            raise Conflict(f"This prediction has no heatmap: it has not succeeded (status: {prediction.status}).")
         query = HeatmapQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        class_label = request.query_params.get("class") or prediction.heatmap_class
-        opacity = query.validated_data.get("opacity")
-        if class_label == prediction.heatmap_class and opacity is None:
-            return serve_private_file(prediction.heatmap)
         try:
-            picture = services.heatmap_render(prediction=prediction, class_label=class_label, opacity=opacity)
+            heatmap = services.prediction_heatmap(
+                prediction=prediction,
+                class_label=request.query_params.get("class"),
+                opacity=query.validated_data.get("opacity"),
+            )
         except ValidationError as error:
             raise exceptions.ValidationError({"class": error.messages}) from None
-        except services.UnreadableImage as error:
+        except (services.HeatmapUnavailable, services.UnreadableImage) as error:
             raise Conflict(str(error)) from None
-        return HttpResponse(picture, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+        if isinstance(heatmap, bytes):
+            return HttpResponse(heatmap, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+        return serve_private_file(heatmap)
 
 
 @extend_schema_view(

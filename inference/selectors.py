@@ -21,6 +21,14 @@ def model_version_by_name(*, reference: str) -> ModelVersion | None:
     return ModelVersion.objects.filter(name=name, version=version).first()
 
 
+def model_version_for_report(*, pk: int | None = None) -> ModelVersion | None:
+    """The model version a report is about: the one with id ``pk`` (404 if there is none), else
+    the active one, else the newest registered; None when no version is registered."""
+    if pk is not None:
+        return get_object_or_404(ModelVersion, pk=pk)
+    return ModelVersion.objects.active() or ModelVersion.objects.order_by("-created_at", "-pk").first()
+
+
 def prediction_get(*, user: User, pk: int) -> Prediction:
     return get_object_or_404(
         Prediction.objects.visible_to(user).select_related("model_version", "image__lesion__patient"), pk=pk

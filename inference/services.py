@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from PIL import Image
 
@@ -457,11 +458,17 @@ def _notify_high_risk(prediction: Prediction) -> None:
     )
 
 
+class HeatmapUnavailable(Exception):
+    """The prediction has no heatmap: it has not succeeded (yet, or ever)."""
+
+
 def heatmap_render(*, prediction: Prediction, class_label: str | None = None, opacity: float | None = None) -> bytes:
     """The Grad-CAM overlay of a succeeded prediction for any class and opacity, from its stored
     raw maps (no model run). Opacity 1 gives the coloured map alone."""
     if prediction.status != PredictionStatus.SUCCEEDED:
-        raise ValidationError("This prediction has no heatmap.")
+        raise HeatmapUnavailable(
+            f"This prediction has no heatmap: it has not succeeded (status: {prediction.get_status_display()})."
+        )
     labels = prediction.model_version.class_labels
     class_label = class_label or prediction.heatmap_class
     if class_label not in labels:
@@ -474,3 +481,16 @@ def heatmap_render(*, prediction: Prediction, class_label: str | None = None, op
     rgb = np.asarray(_read_image(prediction.image))
     cam = normalised_cam(class_maps, labels.index(class_label))
     return heatmaps.encode_jpeg(heatmaps.overlay(rgb, cam, opacity=opacity))
+
+
+def prediction_heatmap(
+    *, prediction: Prediction, class_label: str | None = None, opacity: float | None = None
+) -> FieldFile | bytes:
+    """The heatmap the web page and the API both serve: the stored overlay (a file, to stream or
+    sign) when the prediction's own class at the default opacity is asked for, otherwise a JPEG
+    rendered by ``heatmap_render``. Raises HeatmapUnavailable (not succeeded), ValidationError
+    (class or opacity) and UnreadableImage (the stored image cannot be decoded)."""
+    is_stored = (class_label or prediction.heatmap_class) == prediction.heatmap_class and opacity is None
+    if prediction.status == PredictionStatus.SUCCEEDED and is_stored:
+        return prediction.heatmap
+    return heatmap_render(prediction=prediction, class_label=class_label, opacity=opacity)

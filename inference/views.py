@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cases import selectors as case_selectors
 from cases.files import serve_private_file
+from core.views import refused
 
 from . import selectors, services
 from .heatmaps import DEFAULT_OPACITY
@@ -55,27 +56,30 @@ def image_predict(request: HttpRequest, image_pk: int) -> HttpResponse:
     try:
         services.prediction_rerun(image=image, requested_by=request.user)
     except services.NoActiveModel as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "A new analysis with the active model was queued.")
+        return refused(
+            request, message=str(error), status=409, back_url=image.get_absolute_url(), back_label="Back to the image"
+        )
+    messages.success(request, "A new analysis with the active model was queued.")
     return redirect(image)
 
 
 @require_GET
 def prediction_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
-    """The Grad-CAM overlay: the stored one by default, or for ?class= and ?opacity= (0 to 1)."""
+    """The Grad-CAM overlay: the stored one by default, or for ?class= and ?opacity= (0 to 1).
+    Answers as the API does: 400 for a bad class or opacity, 409 without a heatmap."""
     prediction = selectors.prediction_get(user=request.user, pk=pk)
-    class_label = request.GET.get("class") or prediction.heatmap_class
     try:
         opacity = float(request.GET["opacity"]) if "opacity" in request.GET else None
     except ValueError:
         return HttpResponseBadRequest("opacity must be a number between 0 and 1")
-    if class_label == prediction.heatmap_class and opacity is None and prediction.heatmap:
-        return serve_private_file(prediction.heatmap)
     try:
-        picture = services.heatmap_render(prediction=prediction, class_label=class_label, opacity=opacity)
+        heatmap = services.prediction_heatmap(
+            prediction=prediction, class_label=request.GET.get("class"), opacity=opacity
+        )
     except ValidationError as error:
         return HttpResponseBadRequest(" ".join(error.messages))
-    except services.UnreadableImage as error:
+    except (services.HeatmapUnavailable, services.UnreadableImage) as error:
         return HttpResponse(str(error), status=409, content_type="text/plain")
-    return HttpResponse(picture, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    if isinstance(heatmap, bytes):
+        return HttpResponse(heatmap, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    return serve_private_file(heatmap)

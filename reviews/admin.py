@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from cases.admin import VisibleToUserAdmin
 
 from . import selectors, services
-from .models import Histopathology, RecommendedAction, Review, ReviewQueueItem
+from .models import Histopathology, Review, ReviewQueueItem
 
 
 class LatestRiskFilter(admin.SimpleListFilter):
@@ -114,23 +114,10 @@ class ReviewQueueAdmin(ForReviewers, admin.ModelAdmin):
         a case with images the result does not cover."""
         done = 0
         for lesion in queryset:
-            if lesion.awaiting_results:
-                self.message_user(
-                    request, f"{lesion}: has images without a result; review it on its page.", messages.WARNING
-                )
-                continue
-            prediction = selectors.review_target(lesion=lesion)
-            if prediction is None or (prediction.risk_level, prediction.predicted_class) != ("low", "NV"):
-                self.message_user(request, f"{lesion}: not a low-risk nevus; review it on its page.", messages.WARNING)
-                continue
             try:
-                services.review_create(
-                    prediction=prediction,
-                    reviewer=request.user,
-                    agrees_with_model=True,
-                    diagnosis=prediction.predicted_class,
-                    action=RecommendedAction.ROUTINE_MONITORING,
-                )
+                services.review_agree_routine_monitoring(lesion=lesion, reviewer=request.user)
+            except services.RoutineAgreementRefused as refusal:
+                self.message_user(request, f"{lesion}: {refusal}", messages.WARNING)
             except (ValidationError, PermissionDenied, services.ReviewConflict) as error:
                 self.message_user(
                     request, f"{lesion}: {' '.join(getattr(error, 'messages', [str(error)]))}", messages.ERROR

@@ -10,7 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases.models import AnatomicSite, Lesion
-from inference.models import DiagnosisClass, ModelVersion, RiskLevel
+from inference import selectors as inference_selectors
+from inference.models import DiagnosisClass, RiskLevel
 from skinportal.api import Conflict, error_response
 
 from . import selectors, services
@@ -159,19 +160,26 @@ class HistopathologyViewSet(
 class OutcomesView(APIView):
     @extend_schema(
         summary="How a model version performs in this clinic: against reviewers and histopathology",
-        parameters=[OpenApiParameter("model_version", int, description="Model version id; the active one if omitted.")],
-        responses={200: OutcomesSerializer, 403: ONLY_REVIEWERS},
+        parameters=[
+            OpenApiParameter(
+                "model_version",
+                int,
+                description="Model version id; if omitted, the active one, else the newest registered.",
+            )
+        ],
+        responses={
+            200: OutcomesSerializer,
+            403: ONLY_REVIEWERS,
+            404: error_response("No such model version, or none is registered."),
+        },
         tags=["review"],
     )
     def get(self, request: Request) -> Response:
         _require_reviewer(request)
         reference = request.query_params.get("model_version")
-        if reference is None:
-            model_version = ModelVersion.objects.active()
-        elif reference.isdigit():
-            model_version = ModelVersion.objects.filter(pk=int(reference)).first()
-        else:
+        if reference is not None and not reference.isdigit():
             raise exceptions.ValidationError({"model_version": ["A model version id."]})
+        model_version = inference_selectors.model_version_for_report(pk=int(reference) if reference else None)
         if model_version is None:
-            raise exceptions.NotFound("No such model version (or none is active).")
+            raise exceptions.NotFound("No model version is registered.")
         return Response(OutcomesSerializer(selectors.model_outcomes(model_version=model_version)).data)

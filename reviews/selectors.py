@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from cases.models import Lesion, LesionImage
-from inference.models import ModelVersion, Prediction, PredictionStatus
+from inference.models import ModelVersion, Prediction, PredictionStatus, RiskLevel
 from inference.selectors import lesions_with_latest_result, risk_rank
 
 from .models import Histopathology, Review
@@ -72,6 +72,17 @@ def review_target(*, lesion: Lesion) -> Prediction | None:
     if not annotated or annotated["latest_prediction_id"] is None:
         return None
     return Prediction.objects.select_related("image", "model_version").get(pk=annotated["latest_prediction_id"])
+
+
+def routine_agreement_refusal(*, lesion: Lesion, prediction: Prediction | None) -> str | None:
+    """Why this case may not be agreed in bulk ("agree, routine monitoring"), or None if it may:
+    only a low-risk nevus whose result covers every image of its visit and later ones. Anything
+    else needs the review page."""
+    if prediction is not None and images_without_result(lesion=lesion, since=prediction.image.captured_on).exists():
+        return "has images without a result; review it on its page."
+    if prediction is None or (prediction.risk_level, prediction.predicted_class) != (RiskLevel.LOW, "NV"):
+        return "not a low-risk nevus; review it on its page."
+    return None
 
 
 def lesion_reviews(*, lesion: Lesion) -> QuerySet[Review]:

@@ -16,11 +16,15 @@ from notifications.models import NotificationKind
 from notifications.services import notification_send
 
 from .models import MAX_FOLLOW_UP_MONTHS, Histopathology, RecommendedAction, Review, ReviewDiagnosis
-from .selectors import can_review, review_target
+from .selectors import can_review, review_target, routine_agreement_refusal
 
 
 class ReviewConflict(Exception):
     """The result is no longer the one to review (reviewed already, or a newer one arrived)."""
+
+
+class RoutineAgreementRefused(Exception):
+    """The case is not one that may be agreed in bulk (see ``selectors.routine_agreement_refusal``)."""
 
 
 def _check_decision(*, prediction: Prediction, agrees_with_model: bool, diagnosis: str) -> None:
@@ -112,3 +116,19 @@ def histopathology_add(
     result.full_clean()
     result.save()
     return result
+
+
+def review_agree_routine_monitoring(*, lesion: Lesion, reviewer: User) -> Review:
+    """Agree with the model on a low-risk nevus and recommend routine monitoring: the bulk
+    action for benign results. Raises RoutineAgreementRefused for any other case."""
+    prediction = review_target(lesion=lesion)
+    refusal = routine_agreement_refusal(lesion=lesion, prediction=prediction)
+    if refusal is not None:
+        raise RoutineAgreementRefused(refusal)
+    return review_create(
+        prediction=prediction,
+        reviewer=reviewer,
+        agrees_with_model=True,
+        diagnosis=prediction.predicted_class,
+        action=RecommendedAction.ROUTINE_MONITORING,
+    )

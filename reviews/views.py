@@ -11,8 +11,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cases import selectors as case_selectors
 from cases.views import apply_validation_error
+from core.views import refused
 from inference import selectors as inference_selectors
-from inference.models import ModelVersion
 
 from . import selectors, services
 from .forms import HistopathologyForm, OutcomesForm, QueueFilterForm, ReviewForm
@@ -46,7 +46,9 @@ def review_create(request: HttpRequest, lesion_pk: int) -> HttpResponse:
     _require_reviewer(request)
     lesion = case_selectors.lesion_get(user=request.user, pk=lesion_pk)
     prediction = selectors.review_target(lesion=lesion)
-    form = ReviewForm(request.POST or None, initial={"prediction": prediction.pk if prediction else None})
+    initial = {"prediction": prediction.pk if prediction else None}
+    form = ReviewForm(request.POST or None, initial=initial)
+    status = 400 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         decision = dict(form.cleaned_data)
         seen = inference_selectors.prediction_get(user=request.user, pk=decision.pop("prediction"))
@@ -55,8 +57,9 @@ def review_create(request: HttpRequest, lesion_pk: int) -> HttpResponse:
                 raise services.ReviewConflict("This result belongs to another case.")
             services.review_create(prediction=seen, reviewer=request.user, **decision)
         except services.ReviewConflict as conflict:
+            # As the API's 409: nothing saved; the page shows the result to review now, with an empty form.
             messages.warning(request, f"{conflict} The page now shows the result to review.")
-            return redirect("reviews:review", lesion_pk=lesion.pk)
+            form, status = ReviewForm(initial=initial), 409
         except ValidationError as error:
             apply_validation_error(form, error)
         else:
@@ -72,9 +75,7 @@ def review_create(request: HttpRequest, lesion_pk: int) -> HttpResponse:
             "lesion": lesion,
             "patient": lesion.patient,
             "prediction": prediction,
-            "visit_images": case_selectors.image_timeline(lesion=lesion).filter(
-                captured_on=prediction.image.captured_on
-            )
+            "visit_images": case_selectors.visit_images(lesion=lesion, captured_on=prediction.image.captured_on)
             if prediction
             else [],
             "images_without_result": selectors.images_without_result(lesion=lesion, since=prediction.image.captured_on)
@@ -84,7 +85,7 @@ def review_create(request: HttpRequest, lesion_pk: int) -> HttpResponse:
             "reviews": selectors.lesion_reviews(lesion=lesion),
             "histopathology": selectors.lesion_histopathology(lesion=lesion),
         },
-        status=400 if request.method == "POST" else 200,
+        status=status,
     )
 
 
@@ -92,27 +93,46 @@ def review_create(request: HttpRequest, lesion_pk: int) -> HttpResponse:
 def histopathology_add(request: HttpRequest, lesion_pk: int) -> HttpResponse:
     lesion = case_selectors.lesion_get(user=request.user, pk=lesion_pk)
     form = HistopathologyForm(request.POST)
-    if not form.is_valid():
-        for field, errors in form.errors.items():
-            messages.error(request, f"{form.fields[field].label if field in form.fields else ''} {' '.join(errors)}")
-        return redirect(lesion)
     try:
+        if not form.is_valid():
+            raise ValidationError(
+                [
+                    f"{form.fields[field].label if field in form.fields else ''} {' '.join(errors)}".strip()
+                    for field, errors in form.errors.items()
+                ]
+            )
         services.histopathology_add(lesion=lesion, entered_by=request.user, **form.cleaned_data)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
-    else:
-        messages.success(request, "Histopathology result recorded.")
+    except ValidationError as error:
+        return refused(
+            request,
+            message=" ".join(error.messages),
+            status=400,
+            back_url=lesion.get_absolute_url(),
+            back_label="Back to the lesion",
+        )
+    messages.success(request, "Histopathology result recorded.")
     return redirect(lesion)
 
 
 @require_GET
 def outcomes(request: HttpRequest) -> HttpResponse:
+    """Answers as the API does: the version asked for (404 if unknown, 400 if not an id), else
+    the active one, else the newest; 404 while no version is registered."""
     _require_reviewer(request)
-    form = OutcomesForm(request.GET or None)
-    model_version = form.cleaned_data["model_version"] if form.is_valid() else ModelVersion.objects.active()
+    reference = request.GET.get("model_version")
+    if reference is not None and not reference.isdigit():
+        form = OutcomesForm(request.GET)
+        form.is_valid()
+        return render(request, "reviews/outcomes.html", {"form": form, "report": None}, status=400)
+    model_version = inference_selectors.model_version_for_report(pk=int(reference) if reference else None)
     if model_version is None:
-        model_version = ModelVersion.objects.order_by("-created_at").first()
-    report = selectors.model_outcomes(model_version=model_version) if model_version else None
-    if model_version and not form.is_bound:
-        form = OutcomesForm(initial={"model_version": model_version.pk})
-    return render(request, "reviews/outcomes.html", {"form": form, "report": report, "model_version": model_version})
+        return render(request, "reviews/outcomes.html", {"form": OutcomesForm(), "report": None}, status=404)
+    return render(
+        request,
+        "reviews/outcomes.html",
+        {
+            "form": OutcomesForm(initial={"model_version": model_version.pk}),
+            "report": selectors.model_outcomes(model_version=model_version),
+            "model_version": model_version,
+        },
+    )

@@ -164,7 +164,7 @@ def test_the_review_page_saves_a_decision_and_opens_the_next_case(reviewer, revi
         f"/lesions/{first.image.lesion_id}/review/",
         {"prediction": first.pk, "agrees_with_model": "yes", "diagnosis": "MEL", "action": "discharge"},
     )
-    assert stale.status_code == 302 and first.reviews.count() == 1
+    assert stale.status_code == 409 and first.reviews.count() == 1
 
 
 def test_histopathology_form_on_the_lesion_page(clinician, clinician_client):
