@@ -20,14 +20,9 @@ from .forms import HistopathologyForm, OutcomesForm, QueueFilterForm, ReviewForm
 QUEUE_PAGE_SIZE = 25
 
 
-def _require_reviewer(request: HttpRequest) -> None:
-    if not selectors.can_review(user=request.user):
-        raise PermissionDenied("Only reviewers and admins can review cases.")
-
-
 @require_GET
 def review_queue(request: HttpRequest) -> HttpResponse:
-    _require_reviewer(request)
+    services.require_reviewer(user=request.user)
     form = QueueFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     queue = selectors.review_queue(
@@ -43,7 +38,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def review_create(request: HttpRequest, lesion_pk: int) -> HttpResponse:
-    _require_reviewer(request)
+    services.require_reviewer(user=request.user)
     lesion = case_selectors.lesion_get(user=request.user, pk=lesion_pk)
     prediction = selectors.review_target(lesion=lesion)
     form = ReviewForm(request.POST or None, initial={"prediction": prediction.pk if prediction else None})
@@ -107,7 +102,7 @@ def histopathology_add(request: HttpRequest, lesion_pk: int) -> HttpResponse:
 
 @require_GET
 def outcomes(request: HttpRequest) -> HttpResponse:
-    _require_reviewer(request)
+    services.require_reviewer(user=request.user)
     form = OutcomesForm(request.GET or None)
     model_version = form.cleaned_data["model_version"] if form.is_valid() else ModelVersion.objects.active()
     if model_version is None:
