@@ -7,6 +7,8 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from core import permissions
+
 from .models import ApiToken, User
 
 TOKEN_LIFETIMES_DAYS = (30, 90, 365)
@@ -32,6 +34,6 @@ def api_token_create(*, user: User, name: str, lifetime_days: int) -> tuple[ApiT
 
 def api_token_revoke(*, token: ApiToken, actor: User) -> None:
     """Revoke (delete) a token: its owner or an admin may."""
-    if token.user_id != actor.pk and not actor.is_admin:
+    if not permissions.can_revoke_api_token(user=actor, token=token):
         raise PermissionDenied("Only the token's owner or an admin can revoke it.")
     token.delete()

@@ -10,13 +10,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from core import permissions
+from core.admin import ReadOnlyAdminMixin
+
 from . import services
 from .models import AccessLog
 from .views import csv_response
 
 
 @admin.register(AccessLog)
-class AccessLogAdmin(admin.ModelAdmin):
+class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "user_display",
@@ -36,20 +39,8 @@ class AccessLogAdmin(admin.ModelAdmin):
     change_list_template = "audit/admin/accesslog_change_list.html"
     readonly_fields = [field.name for field in AccessLog._meta.fields]
 
-    def has_module_permission(self, request) -> bool:
-        return getattr(request.user, "is_admin", False)  # an anonymous user has no such attribute
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return getattr(request.user, "is_admin", False)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    def can_view(self, user) -> bool:
+        return permissions.can_view_audit_log(user=user)
 
     @admin.display(description="user", ordering="username")
     def user_display(self, obj: AccessLog) -> str:

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from core import permissions
 from skinportal.api import IgnoreAcceptHeader
 
 from . import selectors, services
@@ -17,13 +18,13 @@ from .serializers import AccessLogSerializer
 from .views import csv_response
 
 
-class IsAdmin(BasePermission):
+class CanViewAuditLog(BasePermission):
     """Admins only: another user gets 403, an anonymous client 401."""
 
     message = "Only admins may read the access log."
 
     def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_admin)
+        return permissions.can_view_audit_log(user=request.user)
 
 
 @extend_schema_view(
@@ -38,7 +39,7 @@ class IsAdmin(BasePermission):
 )
 class AccessLogViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = AccessLogSerializer
-    permission_classes = [IsAdmin]
+    permission_classes = [CanViewAuditLog]
     filterset_class = AccessLogFilter
     ordering_fields = ["created_at"]
 

@@ -4,59 +4,13 @@ services, so the admin can never disagree with the web UI."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
+
+from core.admin import ReadOnlyAdminMixin, VisibleToUserAdmin, thumbnail_html
 
 from . import services
 from .models import Lesion, LesionImage, Patient, PatientShare
-
-
-def thumbnail_html(image: LesionImage, size: int = 80) -> str:
-    return format_html(
-        '<a href="{}"><img src="{}" alt="Image {} of {}" style="max-width:{}px;max-height:{}px"></a>',
-        image.get_absolute_url(),
-        image.get_thumbnail_url(),
-        image.pk,
-        image.lesion.label,
-        size,
-        size,
-    )
-
-
-class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
-    """The change history can be read, never reverted: a revert would write past the services
-    (and could bring back a deleted record or overwrite a result)."""
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method != "GET":
-            raise PermissionDenied("Reverting to an earlier version is not allowed.")
-        return super().history_form_view(request, object_id, version_id, extra_context)
-
-
-class VisibleToUserAdmin(ReadOnlyHistoryAdmin):
-    """Open to the admin role (staff users) without per-model permissions, and restricted to
-    what the access rule lets the user see. Each object's "History" page lists its versions
-    (django-simple-history): who changed what, and when."""
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
-
-    def has_module_permission(self, request) -> bool:
-        return getattr(request.user, "is_admin", False)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return getattr(request.user, "is_admin", False)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return getattr(request.user, "is_admin", False)
-
-    def has_add_permission(self, request) -> bool:
-        return getattr(request.user, "is_admin", False)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return getattr(request.user, "is_admin", False)
 
 
 class PatientShareInline(admin.TabularInline):
@@ -182,7 +136,10 @@ class LesionAdmin(VisibleToUserAdmin):
 
 
 @admin.register(LesionImage)
-class LesionImageAdmin(VisibleToUserAdmin):
+class LesionImageAdmin(ReadOnlyAdminMixin, VisibleToUserAdmin):
+    """Read only: uploads go through the web UI and the API, which check every file; images go
+    with their patient (PatientAdmin), which also removes the stored files."""
+
     list_display = (
         "preview",
         "pk",
@@ -214,17 +171,6 @@ class LesionImageAdmin(VisibleToUserAdmin):
         "uploaded_at",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        # Uploads go through the web UI (and later the API), which check every file.
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        # Images go with their patient (PatientAdmin), which also removes the stored files.
-        return False
 
     @admin.display(description="image")
     def preview(self, obj: LesionImage) -> str:

@@ -13,19 +13,19 @@ from rest_framework.reverse import reverse
 from rest_framework.throttling import ScopedRateThrottle
 
 from accounts import selectors as account_selectors
+from core.files import serve_private_file
+from core.history import history_of
+from core.serializers import HistoryEntrySerializer
 from inference import selectors as inference_selectors
 from inference.serializers import PredictionSerializer, PredictRequestSerializer
 from inference.services import NoActiveModel, prediction_rerun
 from skinportal.api import Conflict, FileTooLarge, IgnoreAcceptHeader, UnsupportedImageType, error_response
 
 from . import selectors, services
-from .files import serve_private_file
 from .filters import ImageFilter, LesionFilter, PatientFilter
-from .history import lesion_history, patient_history
 from .imaging import RejectionCode
 from .models import Lesion, Patient
 from .serializers import (
-    HistoryEntrySerializer,
     ImageSerializer,
     ImageUploadSerializer,
     LesionInputSerializer,
@@ -114,7 +114,7 @@ class PatientViewSet(viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request: Request, pk: int) -> Response:
-        entries = patient_history(patient=self.get_object())
+        entries = history_of(instance=self.get_object())
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
 
@@ -171,7 +171,7 @@ class LesionViewSet(
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request: Request, pk: int) -> Response:
-        entries = lesion_history(lesion=self.get_object())
+        entries = history_of(instance=self.get_object())
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
 

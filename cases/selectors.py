@@ -111,11 +111,6 @@ def my_patients(*, user: User, limit: int = 10) -> QuerySet[Patient]:
     )
 
 
-def patient_can_manage_sharing(*, patient: Patient, user: User) -> bool:
-    """Only the owner and admins decide who else may see a patient."""
-    return user.is_admin or patient.owner_id == user.pk
-
-
 def clinician_get(*, pk: int) -> User:
     return get_object_or_404(User, pk=pk)
 
@@ -132,10 +127,3 @@ def image_neighbours(*, image: LesionImage) -> tuple[LesionImage | None, LesionI
 def original_filename_for(*, image: LesionImage, user: User) -> str | None:
     """The uploaded file's name is private to its uploader: others get None."""
     return image.original_filename if image.uploaded_by_id == user.pk else None
-
-
-def patient_can_edit(*, patient: Patient, user: User) -> bool:
-    """The care team (owner, shares) and admins change a patient's records."""
-    if user.is_active and patient.owner_id == user.pk:  # the common case, without a query
-        return True
-    return Patient.objects.editable_by(user).filter(pk=patient.pk).exists()

@@ -216,32 +216,3 @@ class ImageUploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, help_text="A JPEG, PNG or HEIC image (its bytes are checked).")
     captured_on = serializers.DateField(default=timezone.localdate, help_text="Visit date; today by default.")
     modality = serializers.ChoiceField(choices=Modality.choices, default=Modality.DERMOSCOPIC)
-
-
-@extend_schema_serializer(
-    examples=[
-        OpenApiExample(
-            "A change",
-            value={
-                "when": "2026-11-21T10:02:11Z",
-                "user_id": 7,
-                "username": "asmith",
-                "object_type": "lesion",
-                "object_id": 31,
-                "change": "changed",
-                "changes": [{"field": "status", "old": "monitoring", "new": "referred"}],
-            },
-            response_only=True,
-        )
-    ]
-)
-class HistoryEntrySerializer(serializers.Serializer):
-    """One version of a record (django-simple-history): who, when, what changed."""
-
-    when = serializers.DateTimeField()
-    user_id = serializers.IntegerField(allow_null=True)
-    username = serializers.CharField(help_text='"system" for changes by a worker or a command.')
-    object_type = serializers.CharField()
-    object_id = serializers.IntegerField()
-    change = serializers.ChoiceField(choices=["created", "changed", "deleted"])
-    changes = serializers.ListField(child=serializers.DictField(), help_text="[{field, old, new}] for a change.")

@@ -15,12 +15,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core import permissions
 from inference.models import Prediction
 from inference.services import prediction_request
 
 from .imaging import ImageRejected, NormalisedImage, normalise_upload, too_large
 from .models import AnatomicSite, Lesion, LesionImage, LesionStatus, Modality, Patient, PatientShare, Sex
-from .selectors import patient_can_edit, patient_can_manage_sharing
 from .validators import validate_not_in_future
 
 logger = logging.getLogger(__name__)
@@ -53,8 +53,10 @@ def _save_patient(patient: Patient) -> None:
         raise ValidationError({"identifier": MRN_TAKEN}) from error
 
 
-def _require_care_team(*, patient: Patient, actor: User) -> None:
-    if not patient_can_edit(patient=patient, user=actor):
+def require_care_team(*, patient: Patient, actor: User) -> None:
+    """Changes to a patient's records (details, lesions, images) are the care team's and admins'.
+    The form pages call this too, so that they refuse before showing a form."""
+    if not permissions.can_edit_patient(user=actor, patient=patient):
         raise PermissionDenied("Only the patient's care team (owner, shared clinicians) and admins can change this.")
 
 
@@ -97,14 +99,14 @@ def patient_create(
 @transaction.atomic
 def patient_update(*, patient: Patient, actor: User, **changes) -> Patient:
     """Change a patient's details: any clinician of the care team, or an admin."""
-    _require_care_team(patient=patient, actor=actor)
+    require_care_team(patient=patient, actor=actor)
     _apply_changes(patient, changes=changes, allowed=PATIENT_FIELDS, keep_whitespace=("notes",))
     _save_patient(patient)
     return patient
 
 
 def _require_can_manage_sharing(*, patient: Patient, actor: User) -> None:
-    if not patient_can_manage_sharing(patient=patient, user=actor):
+    if not permissions.can_manage_sharing(user=actor, patient=patient):
         raise PermissionDenied("Only the patient's owner or an admin can change who the patient is shared with.")
 
 
@@ -140,7 +142,7 @@ def lesion_create(
     status: str = LesionStatus.MONITORING,
     opened_on: datetime.date | None = None,
 ) -> Lesion:
-    _require_care_team(patient=patient, actor=actor)
+    require_care_team(patient=patient, actor=actor)
     opened_on = opened_on or timezone.localdate()
     lesion = Lesion(
         patient=patient,
@@ -156,7 +158,7 @@ def lesion_create(
 
 @transaction.atomic
 def lesion_update(*, lesion: Lesion, actor: User, **changes) -> Lesion:
-    _require_care_team(patient=lesion.patient, actor=actor)
+    require_care_team(patient=lesion.patient, actor=actor)
     _apply_changes(lesion, changes=changes, allowed=LESION_FIELDS)
     _save_validated(lesion)
     return lesion
@@ -221,7 +223,7 @@ def image_upload(
     file and nothing is stored. Files whose pixels the lesion already has (or that repeat
     another file of the same upload) are reported in ``duplicates`` and not stored again.
     """
-    _require_care_team(patient=lesion.patient, actor=uploaded_by)
+    require_care_team(patient=lesion.patient, actor=uploaded_by)
     if not files:
         raise ValidationError({"files": "Choose at least one image file."})
     if len(files) > settings.SKINPORTAL_MAX_FILES_PER_UPLOAD:
@@ -310,8 +312,9 @@ def image_upload(
 @transaction.atomic
 def patient_delete(*, patient: Patient, actor: User) -> None:
     """Delete a patient with their lesions, images and predictions; the stored files (images,
-    thumbnails, heatmaps, raw maps) go once the delete commits."""
-    _require_can_manage_sharing(patient=patient, actor=actor)
+    thumbnails, heatmaps, raw maps) go once the delete commits. The owner or an admin only."""
+    if not permissions.can_delete_patient(user=actor, patient=patient):
+        raise PermissionDenied("Only the patient's owner or an admin can delete the patient.")
     images = LesionImage.objects.filter(lesion__patient=patient).values_list("file", "thumbnail")
     predictions = Prediction.objects.filter(image__lesion__patient=patient).values_list("heatmap", "raw_map")
     stored_names = [name for names in (*images, *predictions) for name in names if name]

@@ -9,6 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import permissions
+from core.files import serve_private_file
+from core.history import history_of
 from core.views import refused
 from inference.selectors import timeline_risks
 from inference.views import analysis_context
@@ -16,9 +19,7 @@ from reviews import selectors as review_selectors
 from reviews.forms import HistopathologyForm
 
 from . import selectors, services
-from .files import serve_private_file
 from .forms import ImageUploadForm, LesionForm, PatientForm, PatientSearchForm, ShareForm
-from .history import lesion_history
 from .models import LesionImage
 
 PATIENTS_PER_PAGE = 25
@@ -76,7 +77,10 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
-    can_manage_sharing = selectors.patient_can_manage_sharing(patient=patient, user=request.user)
+    can = {
+        "edit": permissions.can_edit_patient(user=request.user, patient=patient),
+        "manage_sharing": permissions.can_manage_sharing(user=request.user, patient=patient),
+    }
     return render(
         request,
         "cases/patient_detail.html",
@@ -84,9 +88,9 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "patient": patient,
             "lesions": selectors.lesion_list(user=request.user, patient=patient),
             "shares": selectors.patient_shares(patient=patient),
-            "can_manage_sharing": can_manage_sharing,
+            "can": can,
             "share_form": ShareForm(candidates=selectors.share_candidates(patient=patient))
-            if can_manage_sharing
+            if can["manage_sharing"]
             else None,
         },
     )
@@ -95,6 +99,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def patient_update(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
+    services.require_care_team(patient=patient, actor=request.user)
     form = PatientForm(request.POST or None, instance=patient)
     if request.method == "POST" and form.is_valid():
         try:
@@ -141,6 +146,7 @@ def patient_unshare(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse
 @require_http_methods(["GET", "POST"])
 def lesion_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=patient_pk)
+    services.require_care_team(patient=patient, actor=request.user)
     form = LesionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -169,8 +175,12 @@ def lesion_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "reviews": review_selectors.lesion_reviews(lesion=lesion),
             "histopathology": review_selectors.lesion_histopathology(lesion=lesion),
             "histopathology_form": HistopathologyForm(),
-            "can_review": review_selectors.can_review(user=request.user),
-            "history": lesion_history(lesion=lesion, limit=LESION_HISTORY_ENTRIES),
+            "can": {
+                "edit": permissions.can_edit_lesion(user=request.user, lesion=lesion),
+                "review": permissions.can_review(user=request.user),
+                "record_histopathology": permissions.can_record_histopathology(user=request.user, lesion=lesion),
+            },
+            "history": history_of(instance=lesion, limit=LESION_HISTORY_ENTRIES),
         },
     )
 
@@ -178,6 +188,7 @@ def lesion_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def lesion_update(request: HttpRequest, pk: int) -> HttpResponse:
     lesion = selectors.lesion_get(user=request.user, pk=pk)
+    services.require_care_team(patient=lesion.patient, actor=request.user)
     form = LesionForm(request.POST or None, instance=lesion)
     if request.method == "POST" and form.is_valid():
         try:
@@ -198,6 +209,7 @@ def lesion_update(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def image_upload(request: HttpRequest, lesion_pk: int) -> HttpResponse:
     lesion = selectors.lesion_get(user=request.user, pk=lesion_pk)
+    services.require_care_team(patient=lesion.patient, actor=request.user)
     form = ImageUploadForm(request.POST or None, request.FILES or None)
     rejections: list[str] = []
     status = _form_status(request)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.utils.html import format_html
 
-from cases.admin import ReadOnlyHistoryAdmin, VisibleToUserAdmin, thumbnail_html
+from core.admin import AdminOnlyMixin, ReadOnlyHistoryAdmin, VisibleToUserAdmin, image_link_html, thumbnail_html
 
 from . import services
 from .models import ModelVersion, Prediction
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(ReadOnlyHistoryAdmin):
+class ModelVersionAdmin(AdminOnlyMixin, ReadOnlyHistoryAdmin):
+    """Admins only. Every field is read-only: the change permission is there for the action."""
+
     list_display = ("name", "version", "is_active", "input_size", "temperature", "prediction_count", "created_at")
     list_filter = ("is_active", "name")
     search_fields = ("name", "version", "sha256")
@@ -24,15 +25,6 @@ class ModelVersionAdmin(ReadOnlyHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # predictions refer to it
-
-    def has_module_permission(self, request) -> bool:
-        return getattr(request.user, "is_admin", False)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return getattr(request.user, "is_admin", False)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return getattr(request.user, "is_admin", False)  # for the action; every field is read-only
 
     @admin.display(description="predictions")
     def prediction_count(self, obj: ModelVersion) -> int:
@@ -111,14 +103,8 @@ class PredictionAdmin(VisibleToUserAdmin):
     def _heatmap(self, obj: Prediction, size: int) -> str:
         if obj.status != "succeeded":
             return "—"
-        return format_html(
-            '<a href="{}"><img src="{}" alt="Grad-CAM for {}" style="max-width:{}px;max-height:{}px"></a>',
-            obj.get_heatmap_url(),
-            obj.get_heatmap_url(),
-            obj.heatmap_class,
-            size,
-            size,
-        )
+        url = obj.get_heatmap_url()
+        return image_link_html(href=url, src=url, alt=f"Grad-CAM for {obj.heatmap_class}", size=size)
 
     @admin.display(description="heatmap")
     def heatmap_preview(self, obj: Prediction) -> str:

@@ -11,9 +11,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cases.files import serve_private_file
-from cases.history import model_version_history
-from cases.serializers import HistoryEntrySerializer
+from core.files import serve_private_file
+from core.history import history_of
+from core.serializers import HistoryEntrySerializer
 from skinportal.api import Conflict, IgnoreAcceptHeader, error_response
 
 from . import selectors, services
@@ -110,5 +110,5 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request: Request, pk: int) -> Response:
-        page = self.paginate_queryset(model_version_history(model_version=self.get_object()))
+        page = self.paginate_queryset(history_of(instance=self.get_object()))
         return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)

@@ -76,11 +76,6 @@ def timeline_risks(*, images: Iterable[LesionImage]) -> dict[int, Prediction | N
     return {pk: current_prediction(predictions, active=active) for pk, predictions in by_image.items()}
 
 
-def can_rerun(*, user: User, image: LesionImage) -> bool:
-    """The patient's owner and admins may ask for a new prediction."""
-    return user.is_admin or image.lesion.patient.owner_id == user.pk
-
-
 def risk_rank(field: str = "risk_level") -> Case:
     """An expression ranking a risk level field for ordering: high 0, medium 1, anything else 2."""
     return Case(

@@ -23,6 +23,8 @@ from PIL import Image
 
 from accounts.models import User
 from cases.models import LesionImage
+from core import permissions
+from core.tasks import send_task_on_commit
 from notifications.models import NotificationKind
 from notifications.services import notification_send
 
@@ -30,7 +32,6 @@ from . import heatmaps
 from .engine import ModelFileError, get_engine, models_dir, normalised_cam, sha256_of_file, softmax
 from .models import CLASSES, MALIGNANT_CLASSES, ModelVersion, Prediction, PredictionStatus, RiskLevel
 from .preprocessing import PREPROCESSING_ID, load_rgb, preprocess
-from .selectors import can_rerun
 
 logger = logging.getLogger(__name__)
 
@@ -185,20 +186,6 @@ def model_version_set_metrics(*, model_version: ModelVersion, metrics: dict) -> 
 # Predictions ----------------------------------------------------------------------------
 
 
-def _enqueue_on_commit(prediction_id: int) -> None:
-    """Send the task once the prediction row is committed. A broker that cannot be reached
-    does not fail the upload: the prediction stays queued in the database."""
-    from .tasks import run_prediction
-
-    def send() -> None:
-        try:
-            run_prediction.delay(prediction_id)
-        except Exception:
-            logger.exception("Could not enqueue prediction %s; it stays queued", prediction_id)
-
-    transaction.on_commit(send)
-
-
 def prediction_request(
     *, image: LesionImage, requested_by: User | None, model_version: ModelVersion | None = None
 ) -> Prediction | None:
@@ -208,8 +195,11 @@ def prediction_request(
     if model_version is None:
         logger.warning("No active model version: image %s gets no prediction", image.pk)
         return None
+    from .tasks import run_prediction
+
     prediction = Prediction.objects.create(image=image, model_version=model_version, requested_by=requested_by)
-    _enqueue_on_commit(prediction.pk)
+    # A broker that cannot be reached does not fail the upload: the prediction stays queued.
+    send_task_on_commit(run_prediction, prediction.pk)
     return prediction
 
 
@@ -261,7 +251,7 @@ def prediction_rerun(
     """A new analysis of an image asked for by a person (the re-run button, the API, the admin
     action) by ``model_version`` or the active one; earlier results stay as history. Only the
     patient's owner and admins may ask (PermissionDenied); NoActiveModel if there is no model."""
-    if not can_rerun(user=requested_by, image=image):
+    if not permissions.can_rerun_prediction(user=requested_by, image=image):
         raise PermissionDenied("Only the patient's owner or an admin can re-run the analysis.")
     prediction = prediction_request(image=image, requested_by=requested_by, model_version=model_version)
     if prediction is None:

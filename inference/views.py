@@ -10,7 +10,8 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from cases import selectors as case_selectors
-from cases.files import serve_private_file
+from core import permissions
+from core.files import serve_private_file
 from core.views import refused
 
 from . import selectors, services
@@ -29,7 +30,7 @@ def analysis_context(*, request: HttpRequest, image) -> dict:
         "history": history,
         "pending": pending,
         "shown_class": shown_class,
-        "can_rerun": selectors.can_rerun(user=request.user, image=image),
+        "can": {"rerun": permissions.can_rerun_prediction(user=request.user, image=image)},
         "default_opacity": DEFAULT_OPACITY,
     }
 

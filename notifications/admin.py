@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdminMixin
+
 from .models import Notification
 
 
@@ -34,28 +36,15 @@ class EmailedFilter(_DoneFilter):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Admins only, read only: notifications come from events."""
+
     list_display = ("title", "recipient", "kind", "created_at", "is_read", "is_emailed")
     list_filter = ("kind", ReadFilter, EmailedFilter, "created_at")
     search_fields = ("title", "event_key", "recipient__username", "recipient__last_name")
     date_hierarchy = "created_at"
     list_select_related = ("recipient",)
     readonly_fields = [field.name for field in Notification._meta.fields]
-
-    def has_module_permission(self, request) -> bool:
-        return getattr(request.user, "is_admin", False)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return getattr(request.user, "is_admin", False)
-
-    def has_add_permission(self, request) -> bool:
-        return False  # notifications come from events only
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="read", boolean=True, ordering="read_at")
     def is_read(self, obj: Notification) -> bool:

@@ -8,13 +8,14 @@ import logging
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.models import User
 from cases.models import Lesion
+from core import permissions
+from core.tasks import send_task_on_commit
 
 from .models import Notification, NotificationKind
 
@@ -70,22 +71,11 @@ def notification_send(
     if not created:
         return None
     if settings.SKINPORTAL_EMAIL_NOTIFICATIONS and recipient.is_active and recipient.email:
-        _email_on_commit(notification.pk)
+        from .tasks import send_notification_email
+
+        # A broker that cannot be reached loses only the e-mail (logged); the notification is in the app.
+        send_task_on_commit(send_notification_email, notification.pk)
     return notification
-
-
-def _email_on_commit(notification_pk: int) -> None:
-    """Hand the e-mail to a worker once the notification is committed. A broker that cannot be
-    reached loses only the e-mail (logged); the notification itself is in the app."""
-    from .tasks import send_notification_email
-
-    def send() -> None:
-        try:
-            send_notification_email.delay(notification_pk)
-        except Exception:
-            logger.exception("Could not queue the e-mail of notification %s", notification_pk)
-
-    transaction.on_commit(send, robust=True)
 
 
 def notification_email_send(*, notification_pk: int) -> None:
@@ -113,7 +103,7 @@ def notification_email_send(*, notification_pk: int) -> None:
 
 def notification_mark_read(*, notification: Notification, user: User) -> Notification:
     """Mark one's own notification read (the first reading time is kept)."""
-    if notification.recipient_id != user.pk:
+    if not permissions.can_mark_notification_read(user=user, notification=notification):
         raise PermissionDenied("This notification is not yours.")
     if notification.read_at is None:
         now = timezone.now()

@@ -8,7 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
-from cases.admin import VisibleToUserAdmin
+from core import permissions
+from core.admin import ReadOnlyAdminMixin, VisibleToUserAdmin
 
 from . import selectors, services
 from .models import Histopathology, Review, ReviewQueueItem
@@ -36,24 +37,12 @@ class LatestClassFilter(admin.SimpleListFilter):
         return queryset.filter(latest_class=self.value()) if self.value() else queryset
 
 
-class ForReviewers:
+class ForReviewers(ReadOnlyAdminMixin):
     """Admin pages that reviewers as well as admins open, read-only: review decisions and
     histopathology are written through the services (the review page, the API, actions)."""
 
-    def has_module_permission(self, request) -> bool:
-        return selectors.can_review(user=request.user)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return selectors.can_review(user=request.user)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    def can_view(self, user) -> bool:
+        return permissions.can_review(user=user)
 
 
 @admin.register(ReviewQueueItem)
@@ -131,7 +120,7 @@ class ReviewerAdmin(ForReviewers, VisibleToUserAdmin):
     """Decisions and histopathology: admins may also delete one entered in error."""
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return getattr(request.user, "is_admin", False)
+        return permissions.is_admin(user=request.user)
 
 
 @admin.register(Review)

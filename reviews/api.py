@@ -28,11 +28,6 @@ from .serializers import (
 ONLY_REVIEWERS = error_response("Only reviewers and admins may.")
 
 
-def _require_reviewer(request: Request) -> None:
-    if not selectors.can_review(user=request.user):
-        raise exceptions.PermissionDenied("Only reviewers and admins can review cases.")
-
-
 class ReviewFilter(django_filters.FilterSet):
     lesion = django_filters.NumberFilter(field_name="lesion_id")
     patient = django_filters.NumberFilter(field_name="lesion__patient_id")
@@ -83,7 +78,7 @@ class ReviewQueueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     filter_backends = []  # the queue's order is the point; filters go to the selector
 
     def get_queryset(self):
-        _require_reviewer(self.request)
+        services.require_reviewer(user=self.request.user)
         query = QueueFilter(self.request.query_params, queryset=Lesion.objects.none())
         if not query.is_valid():
             raise exceptions.ValidationError(query.errors)
@@ -120,7 +115,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         return selectors.review_list(user=self.request.user)
 
     def create(self, request: Request) -> Response:
-        _require_reviewer(request)
+        services.require_reviewer(user=request.user)
         data = ReviewInputSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         try:
@@ -175,7 +170,7 @@ class OutcomesView(APIView):
         tags=["review"],
     )
     def get(self, request: Request) -> Response:
-        _require_reviewer(request)
+        services.require_reviewer(user=request.user)
         reference = request.query_params.get("model_version")
         if reference is not None and not reference.isdigit():
             raise exceptions.ValidationError({"model_version": ["A model version id."]})

@@ -19,10 +19,6 @@ from .models import Histopathology, Review
 REVIEW_QUEUE_ORDER = ["risk_rank", "latest_finished_at", "pk"]
 
 
-def can_review(*, user: User) -> bool:
-    return user.is_active and getattr(user, "is_reviewer", False)  # anonymous users have no roles
-
-
 def review_queue(
     *,
     user: User,

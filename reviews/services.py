@@ -10,13 +10,13 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from cases.models import Lesion
-from cases.selectors import patient_can_edit
+from core import permissions
 from inference.models import Prediction
 from notifications.models import NotificationKind
 from notifications.services import notification_send
 
 from .models import MAX_FOLLOW_UP_MONTHS, Histopathology, RecommendedAction, Review, ReviewDiagnosis
-from .selectors import can_review, review_target, routine_agreement_refusal
+from .selectors import review_target, routine_agreement_refusal
 
 
 class ReviewConflict(Exception):
@@ -25,6 +25,13 @@ class ReviewConflict(Exception):
 
 class RoutineAgreementRefused(Exception):
     """The case is not one that may be agreed in bulk (see ``selectors.routine_agreement_refusal``)."""
+
+
+def require_reviewer(*, user: User) -> None:
+    """Reviewing (the queue, decisions, outcomes) is for reviewers and admins: anyone else gets
+    PermissionDenied, a 403 in the web UI and the API alike."""
+    if not permissions.can_review(user=user):
+        raise PermissionDenied("Only reviewers and admins can review cases.")
 
 
 def _check_decision(*, prediction: Prediction, agrees_with_model: bool, diagnosis: str) -> None:
@@ -51,8 +58,7 @@ def review_create(
 ) -> Review:
     """Record a reviewer's decision on the result they saw (``prediction``), which must still
     be the lesion's result to review, and tell the patient's owner."""
-    if not can_review(user=reviewer):
-        raise PermissionDenied("Only reviewers and admins can review cases.")
+    require_reviewer(user=reviewer)
     lesion = prediction.image.lesion
     Lesion.objects.select_for_update().filter(pk=lesion.pk).first()  # one decision at a time per lesion
     if Review.objects.filter(prediction=prediction).exists():
@@ -100,7 +106,7 @@ def review_create(
 
 
 def _require_can_record_histopathology(*, lesion: Lesion, actor: User) -> None:
-    if not (can_review(user=actor) or patient_can_edit(patient=lesion.patient, user=actor)):
+    if not permissions.can_record_histopathology(user=actor, lesion=lesion):
         raise PermissionDenied("Only the patient's care team, reviewers and admins can record histopathology.")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,14 +20,9 @@ from .forms import HistopathologyForm, OutcomesForm, QueueFilterForm, ReviewForm
 QUEUE_PAGE_SIZE = 25
 
 
-def _require_reviewer(request: HttpRequest) -> None:
-    if not selectors.can_review(user=request.user):
-        raise PermissionDenied("Only reviewers and admins can review cases.")
-
-
 @require_GET
 def review_queue(request: HttpRequest) -> HttpResponse:
-    _require_reviewer(request)
+    services.require_reviewer(user=request.user)
     form = QueueFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     queue = selectors.review_queue(
@@ -43,7 +38,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def review_create(request: HttpRequest, lesion_pk: int) -> HttpResponse:
-    _require_reviewer(request)
+    services.require_reviewer(user=request.user)
     lesion = case_selectors.lesion_get(user=request.user, pk=lesion_pk)
     prediction = selectors.review_target(lesion=lesion)
     initial = {"prediction": prediction.pk if prediction else None}
@@ -118,7 +113,7 @@ def histopathology_add(request: HttpRequest, lesion_pk: int) -> HttpResponse:
 def outcomes(request: HttpRequest) -> HttpResponse:
     """Answers as the API does: the version asked for (404 if unknown, 400 if not an id), else
     the active one, else the newest; 404 while no version is registered."""
-    _require_reviewer(request)
+    services.require_reviewer(user=request.user)
     reference = request.GET.get("model_version")
     if reference is not None and not reference.isdigit():
         form = OutcomesForm(request.GET)

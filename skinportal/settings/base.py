@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     # Security: login lockout (django-axes) and the Content-Security-Policy header (django-csp).
     "axes",
     "csp",
+    # Shared infrastructure (permissions, admin base classes, files, change history, tasks); imports no app below.
+    "core",
     "accounts",
     "cases",
     "inference",

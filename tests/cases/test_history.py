@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from cases.history import lesion_history, model_version_history, patient_history
 from cases.models import Patient
+from core.history import history_of
 from inference import services as inference_services
 
 from .. import images
@@ -48,7 +48,7 @@ def test_ui_changes_keep_versions_with_their_user(clinician, clinician_client, o
     )
     clinician_client.post(f"/patients/{patient.pk}/share/", {"clinician": other_clinician.pk})
     clinician_client.post(f"/patients/{patient.pk}/share/{other_clinician.pk}/revoke/")
-    entries = by_type(patient_history(patient=patient))
+    entries = by_type(history_of(instance=patient))
     assert entries[("patient", "created")].username == clinician.username
     changed = entries[("patient", "changed")]
     assert changed.username == clinician.username
@@ -86,7 +86,7 @@ def test_lesion_history_covers_images_predictions_reviews_and_histopathology(
         f"/lesions/{lesion.pk}/histopathology/",
         {"diagnosis": "NV", "diagnosed_on": "2026-01-05", "report": "naevus"},
     )
-    entries = by_type(lesion_history(lesion=lesion))
+    entries = by_type(history_of(instance=lesion))
     assert entries[("lesion", "changed")].username == clinician.username
     assert entries[("lesion", "changed")].changes == [{"field": "status", "old": "monitoring", "new": "referred"}]
     assert entries[("image", "created")].username == clinician.username
@@ -124,7 +124,7 @@ def test_model_version_activation_is_in_its_history(admin_user, model_version, m
 
     newer = model_version_from_dir(models_dir, active=False, version="9.9.9")
     inference_services.model_version_activate(model_version=newer)
-    entries = model_version_history(model_version=model_version)
+    entries = history_of(instance=model_version)
     assert entries[0].change == "changed" and entries[0].changes == [{"field": "is_active", "old": True, "new": False}]
     api_entries = api_client_for(admin_user).get(f"/api/v1/model-versions/{newer.pk}/history/").json()
     assert api_entries["results"][0]["changes"] == [{"field": "is_active", "old": False, "new": True}]
@@ -150,13 +150,13 @@ def test_the_lesion_history_costs_the_same_queries_however_long(
     for label in ("a", "b"):
         api.patch(f"/api/v1/lesions/{lesion.pk}/", {"label": label}, format="json")
     with django_assert_max_num_queries(30) as few:
-        lesion_history(lesion=lesion)
+        history_of(instance=lesion)
     baseline = len(few.captured_queries)
     assert baseline > 0
     for n in range(20):
         api.patch(f"/api/v1/lesions/{lesion.pk}/", {"label": f"label {n}"}, format="json")
     with django_assert_max_num_queries(baseline):
-        entries = lesion_history(lesion=lesion)
+        entries = history_of(instance=lesion)
     assert len([e for e in entries if e.change == "changed"]) == 22
 
 

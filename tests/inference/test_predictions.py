@@ -150,7 +150,7 @@ def test_with_the_broker_down_the_upload_succeeds_and_the_prediction_stays_queue
     prediction = Prediction.objects.get()
     assert prediction.status == PredictionStatus.QUEUED
     assert sends == [(prediction.pk,)]  # a send was tried after the commit, and failed
-    assert "Could not enqueue prediction" in caplog.text
+    assert "Could not enqueue inference.tasks.run_prediction" in caplog.text
 
 
 def test_risk_levels_follow_the_thresholds_of_the_model_card(model_version):
