@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from skinportal.api import error_response
+from core.api import error_response
 
 from . import selectors, services
 from .authentication import TokenAuthentication

@@ -10,7 +10,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from core import permissions
-from skinportal.api import IgnoreAcceptHeader
+from core.api import IgnoreAcceptHeader
 
 from . import selectors, services
 from .filters import AccessLogFilter

@@ -13,13 +13,13 @@ from rest_framework.reverse import reverse
 from rest_framework.throttling import ScopedRateThrottle
 
 from accounts import selectors as account_selectors
+from core.api import Conflict, FileTooLarge, IgnoreAcceptHeader, UnsupportedImageType, error_response
 from core.files import serve_private_file
 from core.history import history_of
 from core.serializers import HistoryEntrySerializer
 from inference import selectors as inference_selectors
 from inference.serializers import PredictionSerializer, PredictRequestSerializer
 from inference.services import NoActiveModel, prediction_rerun
-from skinportal.api import Conflict, FileTooLarge, IgnoreAcceptHeader, UnsupportedImageType, error_response
 
 from . import selectors, services
 from .filters import ImageFilter, LesionFilter, PatientFilter

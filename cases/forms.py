@@ -6,15 +6,9 @@ from django import forms
 from django.utils import timezone
 
 from accounts.models import User
+from core.forms import DateInput
 
 from .models import Lesion, Modality, Patient
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(format="%Y-%m-%d", **kwargs)
 
 
 class PatientForm(forms.ModelForm):

@@ -95,6 +95,17 @@ def image_get(*, user: User, pk: int) -> LesionImage:
     )
 
 
+def images_in_scope(*, lesion_id: int | None = None, patient_id: int | None = None) -> QuerySet[LesionImage]:
+    """Every image of one lesion, of one patient, or (neither given) of all, oldest first; for
+    management commands, which run with no user and so outside the access rule."""
+    images = LesionImage.objects.order_by("pk")
+    if lesion_id is not None:
+        images = images.filter(lesion_id=lesion_id)
+    elif patient_id is not None:
+        images = images.filter(lesion__patient_id=patient_id)
+    return images
+
+
 def recent_images(*, user: User, limit: int = 12) -> QuerySet[LesionImage]:
     return (
         LesionImage.objects.visible_to(user).select_related("lesion__patient").order_by("-uploaded_at", "-pk")[:limit]

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core import permissions
 from core.files import serve_private_file
+from core.forms import apply_validation_error
 from core.history import history_of
 from core.views import refused
 from inference.selectors import timeline_risks
@@ -24,14 +25,6 @@ from .models import LesionImage
 
 PATIENTS_PER_PAGE = 25
 LESION_HISTORY_ENTRIES = 50
-
-
-def apply_validation_error(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field_name, field_errors in error.error_dict.items():
-            form.add_error(field_name if field_name in form.fields else None, field_errors)
-    else:
-        form.add_error(None, error)
 
 
 def _form_status(request: HttpRequest) -> int:

@@ -11,10 +11,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import Conflict, IgnoreAcceptHeader, error_response
 from core.files import serve_private_file
 from core.history import history_of
 from core.serializers import HistoryEntrySerializer
-from skinportal.api import Conflict, IgnoreAcceptHeader, error_response
 
 from . import selectors, services
 from .filters import PredictionFilter

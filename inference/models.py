@@ -11,6 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+# The access rule lives with the patient: a prediction is visible to whoever may see its patient.
+from cases.models import Patient
+
 CLASSES = ("BCC", "MEL", "NV")
 MALIGNANT_CLASSES = ("BCC", "MEL")
 
@@ -97,8 +100,6 @@ def _raw_map_path(instance: Prediction, filename: str) -> str:
 
 class PredictionQuerySet(models.QuerySet["Prediction"]):
     def visible_to(self, user) -> PredictionQuerySet:
-        from cases.models import Patient
-
         return self.filter(image__lesion__patient__in=Patient.objects.visible_to(user))
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django.db.models import Case, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
-from cases.models import Lesion, LesionImage
 
 from .models import ModelVersion, Prediction, PredictionStatus, RiskLevel
+
+if TYPE_CHECKING:
+    from cases.models import Lesion, LesionImage
 
 
 def model_version_by_name(*, reference: str) -> ModelVersion | None:

@@ -11,6 +11,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,7 +23,6 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import User
-from cases.models import LesionImage
 from core import permissions
 from core.tasks import send_task_on_commit
 from notifications.models import NotificationKind
@@ -32,6 +32,9 @@ from . import heatmaps
 from .engine import ModelFileError, get_engine, models_dir, normalised_cam, sha256_of_file, softmax
 from .models import CLASSES, MALIGNANT_CLASSES, ModelVersion, Prediction, PredictionStatus, RiskLevel
 from .preprocessing import PREPROCESSING_ID, load_rgb, preprocess
+
+if TYPE_CHECKING:
+    from cases.models import LesionImage
 
 logger = logging.getLogger(__name__)
 
@@ -432,7 +435,7 @@ def _image_was_high_risk(prediction: Prediction) -> bool:
 
 def _notify_high_risk(prediction: Prediction) -> None:
     """Tell the patient's owner about a new high-risk result (in the app, and by e-mail)."""
-    image = LesionImage.objects.select_related("lesion__patient__owner").get(pk=prediction.image_id)
+    image = Prediction.objects.select_related("image__lesion__patient__owner").get(pk=prediction.pk).image
     lesion = image.lesion
     notification_send(
         recipient=lesion.patient.owner,

@@ -1,6 +1,6 @@
 """API routes of the notifications app, included under /api/v1/ by skinportal/api_urls.py."""
 
-from skinportal.api import IdRouter
+from core.api import IdRouter
 
 from .api import NotificationViewSet
 

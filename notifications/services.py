@@ -4,6 +4,7 @@ happens that a clinician must know about; it knows nothing of reviews or predict
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,11 +14,13 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.models import User
-from cases.models import Lesion
 from core import permissions
 from core.tasks import send_task_on_commit
 
 from .models import Notification, NotificationKind
+
+if TYPE_CHECKING:
+    from cases.models import Lesion
 
 logger = logging.getLogger(__name__)
 

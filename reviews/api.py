@@ -10,9 +10,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases.models import AnatomicSite, Lesion
+from core.api import Conflict, error_response
 from inference import selectors as inference_selectors
 from inference.models import DiagnosisClass, RiskLevel
-from skinportal.api import Conflict, error_response
 
 from . import selectors, services
 from .models import Histopathology, Review

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from skinportal.api import IdRouter
+from core.api import IdRouter
 
 from .api import HistopathologyViewSet, OutcomesView, ReviewQueueViewSet, ReviewViewSet
 

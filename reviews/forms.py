@@ -6,8 +6,8 @@ from django import forms
 from django.utils import timezone
 
 from accounts.models import User
-from cases.forms import DateInput
 from cases.models import AnatomicSite
+from core.forms import DateInput
 from inference.models import DiagnosisClass, RiskLevel
 
 from .models import MAX_FOLLOW_UP_MONTHS, Histopathology, RecommendedAction, ReviewDiagnosis

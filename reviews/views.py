@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases import selectors as case_selectors
-from cases.views import apply_validation_error
+from core.forms import apply_validation_error
 from core.views import refused
 from inference import selectors as inference_selectors
 

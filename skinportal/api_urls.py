@@ -14,8 +14,8 @@ from rest_framework.views import APIView
 
 from accounts.api import ClinicianViewSet, MeView, TokenView
 from cases.api import ImageViewSet, LesionViewSet, PatientViewSet
+from core.api import IdLookupMixin
 from inference.api import ModelVersionViewSet, PredictionViewSet
-from skinportal.api import IdLookupMixin
 
 
 class IdRootRouter(IdLookupMixin, DefaultRouter):

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
 
-from cases.models import LesionImage
+from cases import selectors as case_selectors
 from inference import selectors, services
 from inference.models import ModelVersion
 
@@ -23,11 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, model_version=None, lesion=None, patient=None, all=False, **options) -> None:
         version = self._model_version(model_version)
-        images = LesionImage.objects.order_by("pk")
-        if lesion is not None:
-            images = images.filter(lesion_id=lesion)
-        elif patient is not None:
-            images = images.filter(lesion__patient_id=patient)
+        images = case_selectors.images_in_scope(lesion_id=lesion, patient_id=patient)
         total = images.count()
         if total == 0:
             raise CommandError("No images in that scope.")
