@@ -11,20 +11,16 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-CLASSES = ("BCC", "MEL", "NV")
-MALIGNANT_CLASSES = ("BCC", "MEL")
+from skinml import risk
+from skinml.classes import CLASS_NAMES, CLASSES
 
+#: The classifier's classes (skinml.classes), in its output order: BCC, MEL, NV.
+DiagnosisClass = models.TextChoices(
+    "DiagnosisClass", [(code, (code, CLASS_NAMES[code])) for code in CLASSES], module=__name__
+)
 
-class DiagnosisClass(models.TextChoices):
-    BCC = "BCC", "Basal cell carcinoma"
-    MEL = "MEL", "Melanoma"
-    NV = "NV", "Nevus"
-
-
-class RiskLevel(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
+#: skinml.risk's levels: LOW "low", MEDIUM "medium", HIGH "high".
+RiskLevel = models.TextChoices("RiskLevel", [(level.upper(), level) for level in risk.RISK_LEVELS], module=__name__)
 
 
 class PredictionStatus(models.TextChoices):
@@ -79,12 +75,8 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
 
-    def risk_level(self, *, malignant_probability: float) -> str:
-        if malignant_probability >= self.thresholds["high"]:
-            return RiskLevel.HIGH
-        if malignant_probability >= self.thresholds["medium"]:
-            return RiskLevel.MEDIUM
-        return RiskLevel.LOW
+    def risk_level(self, *, malignant_probability: float) -> RiskLevel:
+        return RiskLevel(risk.risk_level(malignant_probability=malignant_probability, thresholds=self.thresholds))
 
 
 def _heatmap_path(instance: Prediction, filename: str) -> str:

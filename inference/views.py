@@ -11,9 +11,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cases import selectors as case_selectors
 from cases.files import serve_private_file
+from skinml.heatmaps import DEFAULT_OPACITY
 
 from . import selectors, services
-from .heatmaps import DEFAULT_OPACITY
 
 
 def analysis_context(*, request: HttpRequest, image) -> dict:

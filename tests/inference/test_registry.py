@@ -6,8 +6,8 @@ import shutil
 import pytest
 from django.core.management import CommandError, call_command
 
-from inference.engine import sha256_of_file
 from inference.models import ModelVersion
+from skinml.engine import sha256_of_file
 
 pytestmark = pytest.mark.django_db
 
@@ -83,9 +83,9 @@ def test_a_card_that_does_not_fit_this_code_is_refused(candidate, empty_models_d
 def test_a_runtime_export_that_differs_from_the_keras_model_is_refused(candidate, empty_models_dir, models_dir):
     # A LiteRT file of another network (the localising test model would do; a copy with a
     # changed head is simpler): registration must notice and record nothing.
-    from inference import keras_model
+    from skinml import keras_model
 
-    model = keras_model.keras.models.load_model(candidate, compile=False)
+    model = keras_model.load_classifier(candidate)
     kernel, bias = model.get_layer("logits").get_weights()
     model.get_layer("logits").set_weights([kernel[:, ::-1].copy(), bias])
     keras_model.export_runtime(model, candidate.with_suffix(".tflite"))
