@@ -54,6 +54,17 @@ def predict_logits(*, runtime_path: Path, paths: Sequence[Path], input_size: int
     )
 
 
+def predict_probabilities(*, target: EvaluationTarget, paths: Sequence[Path], num_threads: int = 2) -> np.ndarray:
+    """What the application computes for every image: softmax(logits / T) with the card's T."""
+    logits = predict_logits(
+        runtime_path=target.runtime_path,
+        paths=paths,
+        input_size=int(target.card["input_size"]),
+        num_threads=num_threads,
+    )
+    return softmax(logits, temperature=float(target.card.get("temperature", 1.0)))
+
+
 def labelled_files(
     *, card: dict, images_dir: Path, labels_path: Path, split: str, log: Log
 ) -> tuple[dict[str, LabelledImage], dict[str, Path]]:
@@ -99,15 +110,8 @@ def evaluate(
         f"Evaluating {card['name']} {card['version']} (LiteRT, T={card.get('temperature', 1.0):.3f}) "
         f"on {len(ids)} images"
     )
-    logits = predict_logits(
-        runtime_path=target.runtime_path,
-        paths=[files[i] for i in ids],
-        input_size=int(card["input_size"]),
-        num_threads=num_threads,
-    )
+    probabilities = predict_probabilities(target=target, paths=[files[i] for i in ids], num_threads=num_threads)
     labels = np.array([classes.index(labelled[i].label) for i in ids])
-    temperature = float(card.get("temperature", 1.0))
-    probabilities = softmax(logits, temperature=temperature)
     metrics = compute_metrics(
         probabilities=probabilities,
         labels=labels,
@@ -116,16 +120,16 @@ def evaluate(
         n_bootstrap=n_bootstrap,
         seed=seed,
     )
-    sources = np.array([source_repository(labelled[i].source) for i in ids])
-    metrics["by_source"] = {
-        source: source_summary(probabilities=probabilities[mask], labels=labels[mask], classes=classes)
-        for source in sorted(set(sources))
-        for mask in [sources == source]
-    }
+    metrics["by_source"] = _by_source(
+        probabilities=probabilities,
+        labels=labels,
+        sources=[source_repository(labelled[i].source) for i in ids],
+        classes=classes,
+    )
     metrics["evaluated"] = {
         "model": f"{card['name']} {card['version']}",
         "runtime": "LiteRT (.tflite export)",
-        "temperature": temperature,
+        "temperature": float(card.get("temperature", 1.0)),
         "split": split,
         "images_dir": str(images_dir),
         "labels": str(labels_path),
@@ -140,6 +144,15 @@ def evaluate(
         log=log,
     )
     return metrics
+
+
+def _by_source(*, probabilities: np.ndarray, labels: np.ndarray, sources: list[str], classes: list[str]) -> dict:
+    """The summary of each source repository's images (see metrics.source_summary)."""
+    return {
+        source: source_summary(probabilities=probabilities[mask], labels=labels[mask], classes=classes)
+        for source in sorted(set(sources))
+        for mask in [np.array(sources) == source]
+    }
 
 
 def write_report(

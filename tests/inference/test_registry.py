@@ -6,7 +6,7 @@ import shutil
 import pytest
 from django.core.management import CommandError, call_command
 
-from inference.models import ModelVersion
+from inference.models import DiagnosisClass, ModelVersion, RiskLevel
 from skinml.engine import sha256_of_file
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +98,16 @@ def test_a_model_without_a_card_is_refused(candidate, empty_models_dir):
     candidate.with_suffix(".card.json").unlink()
     with pytest.raises(CommandError, match="no model card"):
         call_command("register_model", str(candidate))
+
+
+def test_the_choices_are_skinmls_classes_and_risk_levels():
+    """Made from skinml's tuples; values and labels are those stored in the database and the API."""
+    assert DiagnosisClass.choices == [("BCC", "Basal cell carcinoma"), ("MEL", "Melanoma"), ("NV", "Nevus")]
+    assert RiskLevel.choices == [("low", "Low"), ("medium", "Medium"), ("high", "High")]
+    assert (DiagnosisClass.MEL, RiskLevel.HIGH) == ("MEL", "high")
+
+
+@pytest.mark.parametrize(("score", "level"), [(0.29, RiskLevel.LOW), (0.3, RiskLevel.MEDIUM), (0.6, RiskLevel.HIGH)])
+def test_a_model_versions_risk_level_is_skinmls_rule_with_its_thresholds(score, level):
+    version = ModelVersion(thresholds={"medium": 0.3, "high": 0.6})
+    assert version.risk_level(malignant_probability=score) is level

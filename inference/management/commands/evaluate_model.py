@@ -75,7 +75,7 @@ class Command(BaseCommand):
         path = Path(reference)
         if path.suffix == ".keras" or path.exists():
             target = target_from_keras_path(path)
-            return target, self._registered_version_of(path, card=target.card) if look_up_version else None
+            return target, (self._registered_version_of(path, card=target.card) if look_up_version else None)
         version = selectors.model_version_by_name(reference=reference)
         if version is None:
             raise LookupError(f"{reference!r} is neither a .keras file nor a registered name:version")
