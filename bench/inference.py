@@ -102,9 +102,9 @@ def in_process(model_path: Path, image_count: int) -> tuple[list[str], dict]:
     import numpy as np
     from PIL import Image
 
-    from inference import heatmaps
-    from inference.engine import LiteRTEngine, normalised_cam, softmax
-    from inference.preprocessing import load_rgb, preprocess
+    from skinml import heatmaps
+    from skinml.engine import LiteRTEngine, normalised_cam, softmax
+    from skinml.preprocessing import load_rgb, preprocess
 
     threads = int(os.environ.get("SKINPORTAL_INFERENCE_THREADS", "1"))
     engine = LiteRTEngine(model_path.with_suffix(".tflite"), num_threads=threads)
@@ -131,9 +131,9 @@ def in_process(model_path: Path, image_count: int) -> tuple[list[str], dict]:
     for values in timings.values():
         del values[: len(images)]
 
-    from inference import keras_model
+    from skinml import keras_model
 
-    model = keras_model.keras.models.load_model(model_path, compile=False)
+    model = keras_model.load_classifier(model_path)
     reference = keras_model.GradCamReference(model)
     tensors = [preprocess(Image.open(io.BytesIO(data)), size=engine.input_size) for data in images[:20]]
     naive = []

@@ -13,18 +13,20 @@ from simple_history.models import HistoricalRecords
 
 # The access rule lives with the patient: a prediction is visible to whoever may see its patient.
 from cases.models import Patient
-
-CLASSES = ("BCC", "MEL", "NV")
-MALIGNANT_CLASSES = ("BCC", "MEL")
+from skinml import risk
 
 
 class DiagnosisClass(models.TextChoices):
+    """The classifier's classes in its output order (``skinml.classes.CLASSES``; a test holds them equal)."""
+
     BCC = "BCC", "Basal cell carcinoma"
     MEL = "MEL", "Melanoma"
     NV = "NV", "Nevus"
 
 
 class RiskLevel(models.TextChoices):
+    """``skinml.risk.RISK_LEVELS`` (a test holds them equal)."""
+
     LOW = "low", "Low"
     MEDIUM = "medium", "Medium"
     HIGH = "high", "High"
@@ -82,12 +84,8 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
 
-    def risk_level(self, *, malignant_probability: float) -> str:
-        if malignant_probability >= self.thresholds["high"]:
-            return RiskLevel.HIGH
-        if malignant_probability >= self.thresholds["medium"]:
-            return RiskLevel.MEDIUM
-        return RiskLevel.LOW
+    def risk_level(self, *, malignant_probability: float) -> RiskLevel:
+        return RiskLevel(risk.risk_level(malignant_probability=malignant_probability, thresholds=self.thresholds))
 
 
 def _heatmap_path(instance: Prediction, filename: str) -> str:

@@ -27,77 +27,44 @@ from core import permissions
 from core.tasks import send_task_on_commit
 from notifications.models import NotificationKind
 from notifications.services import notification_send
+from skinml import heatmaps
+from skinml.card import (
+    CardError,
+    RuntimeMismatchError,
+    card_path_for,
+    check_runtime_matches_keras,
+    runtime_path_for,
+    validated_card,
+)
+from skinml.classes import CLASSES, MALIGNANT_CLASSES
+from skinml.engine import ModelFileError, normalised_cam, sha256_of_file, softmax
+from skinml.preprocessing import load_rgb, preprocess
 
-from . import heatmaps
-from .engine import ModelFileError, get_engine, models_dir, normalised_cam, sha256_of_file, softmax
-from .models import CLASSES, MALIGNANT_CLASSES, ModelVersion, Prediction, PredictionStatus, RiskLevel
-from .preprocessing import PREPROCESSING_ID, load_rgb, preprocess
+from .models import ModelVersion, Prediction, PredictionStatus, RiskLevel
+from .runtime import get_engine, models_dir
 
 if TYPE_CHECKING:
     from cases.models import LesionImage
 
 logger = logging.getLogger(__name__)
 
-#: The fast engine must agree with the Keras Grad-CAM reference to these tolerances.
-PROBABILITY_TOLERANCE = 1e-4
-MAP_TOLERANCE = 1e-2
-
 
 # Model registry -------------------------------------------------------------------------
 
 
-def card_path_for(model_path: Path) -> Path:
-    return model_path.with_suffix(".card.json")
+def _verified_runtime_export(*, keras_path: Path, card: dict) -> Path:
+    """The LiteRT export beside ``keras_path`` (made here if missing), after checking that it
+    reproduces the Keras model; ValidationError otherwise."""
+    runtime_path = runtime_path_for(keras_path)
+    if not runtime_path.is_file():
+        from skinml import keras_model
 
-
-def runtime_path_for(model_path: Path) -> Path:
-    return model_path.with_suffix(".tflite")
-
-
-def _validated_card(card: dict, *, source: Path) -> dict:
-    def fail(message: str):
-        raise ValidationError(f"Model card {source}: {message}")
-
-    required = ("name", "version", "architecture", "input_size", "classes", "preprocessing", "gradcam_layer")
-    missing = [key for key in (*required, "thresholds") if key not in card]
-    if missing:
-        fail(f"missing {', '.join(missing)}.")
-    if sorted(card["classes"]) != sorted(CLASSES):
-        fail(f"classes must be {', '.join(CLASSES)} in the model's output order, not {card['classes']}.")
-    if card["preprocessing"] != PREPROCESSING_ID:
-        fail(f"preprocessing {card['preprocessing']!r} is not this code's {PREPROCESSING_ID!r}.")
-    thresholds = card["thresholds"]
-    if not (0.0 <= thresholds.get("medium", -1) <= thresholds.get("high", -1) <= 1.0):
-        fail('thresholds must be {"medium": t1, "high": t2} with 0 <= t1 <= t2 <= 1.')
-    if float(card.get("temperature", 1.0)) <= 0:
-        fail("temperature must be positive.")
-    return card
-
-
-def _check_runtime_matches_keras(*, keras_path: Path, runtime_path: Path, card: dict) -> None:
-    """Refuse a runtime export that does not reproduce the Keras model (probabilities and maps)."""
-    from . import keras_model
-    from .engine import LiteRTEngine
-
-    reference = keras_model.GradCamReference(keras_model.keras.models.load_model(keras_path, compile=False))
-    engine = LiteRTEngine(runtime_path, num_threads=1)
-    rng = np.random.default_rng(0)
-    size = int(card["input_size"])
-    temperature = float(card.get("temperature", 1.0))
-    for _ in range(2):
-        probe = rng.uniform(-1.0, 1.0, (size, size, 3)).astype(np.float32)
-        output = engine.run(probe)
-        for class_index in range(len(card["classes"])):
-            logits, reference_cam = reference(probe, class_index)
-            probability_error = np.abs(
-                softmax(output.logits, temperature=temperature) - softmax(logits, temperature=temperature)
-            ).max()
-            map_error = np.abs(normalised_cam(output.class_maps, class_index) - reference_cam).max()
-            if probability_error > PROBABILITY_TOLERANCE or map_error > MAP_TOLERANCE:
-                raise ValidationError(
-                    f"{runtime_path} does not reproduce {keras_path}: probabilities differ by {probability_error:.2e}, "
-                    f"maps by {map_error:.2e}."
-                )
+        keras_model.export_runtime(keras_model.load_classifier(keras_path), runtime_path)
+    try:
+        check_runtime_matches_keras(keras_path=keras_path, runtime_path=runtime_path, card=card)
+    except RuntimeMismatchError as error:
+        raise ValidationError(str(error)) from error
+    return runtime_path
 
 
 def model_version_register(*, keras_path: Path, activate: bool = False, skip_registered: bool = False) -> ModelVersion:
@@ -113,7 +80,10 @@ def model_version_register(*, keras_path: Path, activate: bool = False, skip_reg
     card_file = card_path_for(keras_path)
     if not card_file.is_file():
         raise ValidationError(f"{keras_path} has no model card {card_file.name} beside it.")
-    card = _validated_card(json.loads(card_file.read_text()), source=card_file)
+    try:
+        card = validated_card(json.loads(card_file.read_text()), source=card_file)
+    except CardError as error:
+        raise ValidationError(str(error)) from error
     existing = ModelVersion.objects.filter(name=card["name"], version=card["version"]).first()
     if existing is not None:
         if not skip_registered:
@@ -124,13 +94,7 @@ def model_version_register(*, keras_path: Path, activate: bool = False, skip_reg
             existing = model_version_activate(model_version=existing)
         return existing
 
-    runtime_path = runtime_path_for(keras_path)
-    if not runtime_path.is_file():
-        from . import keras_model
-
-        model = keras_model.keras.models.load_model(keras_path, compile=False)
-        keras_model.export_runtime(model, runtime_path)
-    _check_runtime_matches_keras(keras_path=keras_path, runtime_path=runtime_path, card=card)
+    runtime_path = _verified_runtime_export(keras_path=keras_path, card=card)
 
     target_dir = models_dir().resolve()
     target_dir.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError, close_old_connections
 
 from . import services
-from .engine import get_engine
 from .models import ModelVersion
+from .runtime import get_engine
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from cases import selectors as case_selectors
 from core import permissions
 from core.files import serve_private_file
 from core.views import refused
+from skinml.heatmaps import DEFAULT_OPACITY
 
 from . import selectors, services
-from .heatmaps import DEFAULT_OPACITY
 
 
 def analysis_context(*, request: HttpRequest, image) -> dict:

@@ -7,11 +7,12 @@ import factory.random
 import pytest
 from django.test import Client
 
-from inference.engine import clear_engines, sha256_of_file
 from inference.models import ModelVersion
+from inference.runtime import clear_engines
+from skinml.engine import sha256_of_file
 
 from .factories import AdminFactory, UserFactory
-from .inference.model_fixture import build_test_model
+from .skinml.model_fixture import build_test_model
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ import shutil
 import pytest
 from django.core.management import CommandError, call_command
 
-from inference.engine import sha256_of_file
-from inference.models import ModelVersion
+from inference.models import DiagnosisClass, ModelVersion, RiskLevel
+from skinml.engine import sha256_of_file
 
 pytestmark = pytest.mark.django_db
 
@@ -83,9 +83,9 @@ def test_a_card_that_does_not_fit_this_code_is_refused(candidate, empty_models_d
 def test_a_runtime_export_that_differs_from_the_keras_model_is_refused(candidate, empty_models_dir, models_dir):
     # A LiteRT file of another network (the localising test model would do; a copy with a
     # changed head is simpler): registration must notice and record nothing.
-    from inference import keras_model
+    from skinml import keras_model
 
-    model = keras_model.keras.models.load_model(candidate, compile=False)
+    model = keras_model.load_classifier(candidate)
     kernel, bias = model.get_layer("logits").get_weights()
     model.get_layer("logits").set_weights([kernel[:, ::-1].copy(), bias])
     keras_model.export_runtime(model, candidate.with_suffix(".tflite"))
@@ -98,3 +98,16 @@ def test_a_model_without_a_card_is_refused(candidate, empty_models_dir):
     candidate.with_suffix(".card.json").unlink()
     with pytest.raises(CommandError, match="no model card"):
         call_command("register_model", str(candidate))
+
+
+def test_the_choices_are_skinmls_classes_and_risk_levels():
+    """Made from skinml's tuples; values and labels are those stored in the database and the API."""
+    assert DiagnosisClass.choices == [("BCC", "Basal cell carcinoma"), ("MEL", "Melanoma"), ("NV", "Nevus")]
+    assert RiskLevel.choices == [("low", "Low"), ("medium", "Medium"), ("high", "High")]
+    assert (DiagnosisClass.MEL, RiskLevel.HIGH) == ("MEL", "high")
+
+
+@pytest.mark.parametrize(("score", "level"), [(0.29, RiskLevel.LOW), (0.3, RiskLevel.MEDIUM), (0.6, RiskLevel.HIGH)])
+def test_a_model_versions_risk_level_is_skinmls_rule_with_its_thresholds(score, level):
+    version = ModelVersion(thresholds={"medium": 0.3, "high": 0.6})
+    assert version.risk_level(malignant_probability=score) is level

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from inference import training
+from skinml.train import TrainingConfig, train
 
 
 class Command(BaseCommand):
@@ -63,7 +63,7 @@ class Command(BaseCommand):
         output = options["output"] or Path(settings.SKINPORTAL_MODELS_DIR) / f"{name}-{version}.keras"
         if output.suffix != ".keras":
             raise CommandError("--output must end in .keras")
-        config = training.TrainingConfig(
+        config = TrainingConfig(
             images=options["images"],
             labels=options["labels"],
             output=output,
@@ -88,7 +88,7 @@ class Command(BaseCommand):
             verbose=1 if options["verbosity"] >= 1 else 0,
         )
         try:
-            result = training.train(config=config, log=self.stdout.write)
+            result = train(config=config, log=self.stdout.write)
         except (ValueError, FileNotFoundError) as error:
             raise CommandError(str(error)) from error
         card = result.card

@@ -1,5 +1,6 @@
-"""Building, exporting and checking the Keras classifier. Imports TensorFlow: used by training,
-registration, the tests and the benchmark, never by a worker serving predictions.
+"""Building, loading, exporting and checking the Keras classifier. Imports TensorFlow: used by
+training, registration, the tests and the benchmark, never by a worker serving predictions
+(nothing else in :mod:`skinml` imports it at module level).
 
 The classifier is built flat from MobileNetV2's own input (not nested as a sub-model), so the
 last convolutional block's output ``out_relu`` is reachable for Grad-CAM:
@@ -45,6 +46,11 @@ def build_classifier(
     dropped = keras.layers.Dropout(dropout, name="dropout")(pooled)
     logits = keras.layers.Dense(num_classes, name=LOGITS_LAYER)(dropped)
     return keras.Model(backbone.input, logits, name=f"skinportal_mobilenetv2_{alpha:g}_{input_size}")
+
+
+def load_classifier(path: Path) -> keras.Model:
+    """A saved classifier (``.keras``), without its optimizer state."""
+    return keras.models.load_model(path, compile=False)
 
 
 def load_backbone_weights(model: keras.Model, h5_path: Path) -> int:

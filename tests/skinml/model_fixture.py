@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.preprocessing import PREPROCESSING_ID, preprocess
+from skinml.classes import CLASSES
+from skinml.preprocessing import PREPROCESSING_ID, preprocess
 
 from .. import images
 
 INPUT_SIZE = 224
-CLASSES = ["BCC", "MEL", "NV"]
 THRESHOLDS = {"medium": 0.3, "high": 0.6}
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SHARED_WEIGHTS = SHARED_DATA / "weights" / "mobilenetv2_1.00_backbone_stanford_dogs.h5"
@@ -40,7 +40,7 @@ def lesion_batch(centres, size: int = INPUT_SIZE, seed: int = 0) -> np.ndarray:
 
 
 def _fit_lesion_head(model, batch: np.ndarray, centres) -> None:
-    from inference import keras_model
+    from skinml import keras_model
 
     features = keras_model.keras.Model(model.input, model.get_layer(keras_model.GRADCAM_LAYER).output)
     maps = np.asarray(features(batch, training=False), dtype=np.float64)  # (n, h, w, k)
@@ -71,8 +71,9 @@ def build_test_model(
     version: str = "0.1.0",
     backbone_weights: Path | None = None,
 ) -> Path:
-    """Write ``<name>-<version>.keras``, its card and its LiteRT export; return the .keras path."""
-    from inference import keras_model
+    """Write ``<name>-<version>.keras``, its card and its LiteRT export; return the .keras path.
+    TensorFlow is imported here, not when the test modules are collected."""
+    from skinml import keras_model
 
     alpha = 1.0 if backbone_weights else 0.35
     model = keras_model.build_classifier(input_size=INPUT_SIZE, alpha=alpha, seed=7)
@@ -94,7 +95,7 @@ def build_test_model(
         "version": version,
         "architecture": f"MobileNetV2 alpha={alpha} ({source}, test head) + GAP + Dropout + Dense(3)",
         "input_size": INPUT_SIZE,
-        "classes": CLASSES,
+        "classes": list(CLASSES),
         "preprocessing": PREPROCESSING_ID,
         "gradcam_layer": keras_model.GRADCAM_LAYER,
         "temperature": 1.0,

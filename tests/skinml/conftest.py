@@ -1,3 +1,5 @@
+"""Fixtures of the skinml tests, which need no database."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inference.preprocessing import PREPROCESSING_ID, preprocess
+from skinml.preprocessing import PREPROCESSING_ID, preprocess
 
 from .. import images
 

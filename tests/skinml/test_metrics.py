@@ -1,5 +1,5 @@
-"""Evaluation metrics: a small example worked out by hand, edge cases, the bootstrap, the
-figures, and agreement with the ISIC challenge's own scoring package."""
+"""Evaluation metrics: a small example worked out by hand, edge cases, the bootstrap, and
+agreement with the ISIC challenge's own scoring package. No database."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from inference import evaluation
-from inference.models import CLASSES
+from skinml.classes import CLASSES
+from skinml.engine import softmax
+from skinml.metrics import compute_metrics, roc_auc, sensitivity_at_specificity, source_summary
 
 # Classes in output order: BCC = 0, MEL = 1, NV = 2.
 HAND_PROBABILITIES = np.array(
@@ -30,7 +31,7 @@ HAND_LABELS = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2, 2])
 
 
 def test_metrics_of_a_small_example_by_hand():
-    metrics = evaluation.compute_metrics(
+    metrics = compute_metrics(
         probabilities=HAND_PROBABILITIES, labels=HAND_LABELS, thresholds={"medium": 0.3, "high": 0.6}, n_bootstrap=0
     )
     assert metrics["confusion_matrix"]["matrix"] == [[1, 1, 0], [0, 2, 1], [1, 1, 3]]
@@ -61,42 +62,23 @@ def test_metrics_of_a_small_example_by_hand():
     json.dumps(metrics, allow_nan=False)
 
 
-def test_expected_calibration_error_by_hand():
-    # Four predictions at confidence .9 (three right) and two at .55 (one right), 15 bins:
-    # ECE = 4/6 · |.75 - .9| + 2/6 · |.5 - .55|.
-    probabilities = np.array([[0.9, 0.05, 0.05]] * 4 + [[0.55, 0.45, 0.0]] * 2)
-    labels = np.array([0, 0, 0, 1, 0, 1])
-    ece = evaluation.expected_calibration_error(probabilities=probabilities, labels=labels)
-    assert ece == pytest.approx(4 / 6 * 0.15 + 2 / 6 * 0.05)
-    assert evaluation.expected_calibration_error(probabilities=np.eye(3), labels=np.arange(3)) == 0.0
-
-
 def test_roc_auc_counts_ties_as_half_and_needs_both_kinds():
-    assert evaluation.roc_auc(scores=np.array([0.5, 0.5]), positives=np.array([True, False])) == 0.5
-    assert evaluation.roc_auc(scores=np.array([0.2, 0.9, 0.4]), positives=np.array([False, True, False])) == 1.0
-    assert np.isnan(evaluation.roc_auc(scores=np.array([0.2, 0.9]), positives=np.array([True, True])))
+    assert roc_auc(scores=np.array([0.5, 0.5]), positives=np.array([True, False])) == 0.5
+    assert roc_auc(scores=np.array([0.2, 0.9, 0.4]), positives=np.array([False, True, False])) == 1.0
+    assert np.isnan(roc_auc(scores=np.array([0.2, 0.9]), positives=np.array([True, True])))
 
 
 def test_sensitivity_at_specificity_edge_cases():
     scores = np.array([0.1, 0.2, 0.3, 0.4, 0.9, 0.35])
     positives = np.array([False, False, False, False, True, True])
-    assert evaluation.sensitivity_at_specificity(scores=scores, positives=positives, specificity=0.75) == 1.0
-    assert evaluation.sensitivity_at_specificity(scores=scores, positives=positives, specificity=1.0) == 0.5
-    assert evaluation.sensitivity_at_specificity(scores=scores, positives=positives, specificity=0.0) == 1.0
-
-
-def test_softmax_rows_and_negative_log_likelihood():
-    logits = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
-    probabilities = evaluation.softmax_rows(logits, temperature=2.0)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
-    assert probabilities[0, 0] == pytest.approx(np.e / (np.e + 2))
-    nll = evaluation.negative_log_likelihood(logits=logits, labels=np.array([0, 2]), temperature=2.0)
-    assert nll == pytest.approx(-(np.log(np.e / (np.e + 2)) + np.log(1 / 3)) / 2)
+    assert sensitivity_at_specificity(scores=scores, positives=positives, specificity=0.75) == 1.0
+    assert sensitivity_at_specificity(scores=scores, positives=positives, specificity=1.0) == 0.5
+    assert sensitivity_at_specificity(scores=scores, positives=positives, specificity=0.0) == 1.0
 
 
 def test_missing_class_gives_none_not_nan():
     probabilities = HAND_PROBABILITIES[5:]  # NV images only
-    metrics = evaluation.compute_metrics(probabilities=probabilities, labels=HAND_LABELS[5:], n_bootstrap=10)
+    metrics = compute_metrics(probabilities=probabilities, labels=HAND_LABELS[5:], n_bootstrap=10)
     assert metrics["auc"] == {"BCC": None, "MEL": None, "NV": None}
     assert metrics["mel_sensitivity_at_80_specificity"] is None
     assert metrics["balanced_accuracy"] == pytest.approx(0.6)  # mean recall of the classes present
@@ -108,13 +90,13 @@ def _random_predictions(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.nda
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 3, n)
     logits = rng.normal(0, 1, (n, 3)) + 1.5 * np.eye(3)[labels]
-    return evaluation.softmax_rows(logits), labels
+    return softmax(logits), labels
 
 
 def test_bootstrap_intervals_are_seeded_and_bracket_the_estimate():
     probabilities, labels = _random_predictions()
-    first = evaluation.compute_metrics(probabilities=probabilities, labels=labels, n_bootstrap=200, seed=1)
-    again = evaluation.compute_metrics(probabilities=probabilities, labels=labels, n_bootstrap=200, seed=1)
+    first = compute_metrics(probabilities=probabilities, labels=labels, n_bootstrap=200, seed=1)
+    again = compute_metrics(probabilities=probabilities, labels=labels, n_bootstrap=200, seed=1)
     assert first["confidence_intervals"] == again["confidence_intervals"]
     intervals = first["confidence_intervals"]
     assert set(intervals) == {
@@ -151,16 +133,17 @@ def test_agrees_with_the_isic_challenge_scoring_package():
     score = classification.ClassificationScore(
         truth, predictions, weights, classification.ClassificationMetric.BALANCED_ACCURACY
     )
-    ours = evaluation.compute_metrics(probabilities=probabilities, labels=labels, n_bootstrap=0)
+    ours = compute_metrics(probabilities=probabilities, labels=labels, n_bootstrap=0)
     assert ours["balanced_accuracy"] == pytest.approx(score.aggregate["balanced_accuracy"], abs=1e-12)
     for label in CLASSES:
         assert ours["auc"][label] == pytest.approx(score.per_category.loc[label, "auc"], abs=1e-12)
 
 
-def test_figures_are_written(tmp_path):
-    metrics = evaluation.compute_metrics(probabilities=HAND_PROBABILITIES, labels=HAND_LABELS, n_bootstrap=20)
-    paths = evaluation.write_figures(
-        probabilities=HAND_PROBABILITIES, labels=HAND_LABELS, metrics=metrics, output_dir=tmp_path, title="example"
-    )
-    assert [path.name for path in paths] == ["roc.png", "confusion_matrix.png", "reliability.png"]
-    assert all(path.read_bytes()[:4] == b"\x89PNG" for path in paths)
+def test_source_summary():
+    summary = source_summary(probabilities=HAND_PROBABILITIES, labels=HAND_LABELS, classes=list(CLASSES))
+    assert summary == {
+        "n": 10,
+        "classes": {"BCC": 2, "MEL": 3, "NV": 5},
+        "accuracy": pytest.approx(0.6),
+        "balanced_accuracy": pytest.approx((1 / 2 + 2 / 3 + 3 / 5) / 3),
+    }

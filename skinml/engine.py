@@ -7,7 +7,7 @@ convolutional block's output A (h×w×k) is W[k, c] / (h·w) at every position. 
 weights (the spatial mean of that gradient) are therefore W[:, c] / (h·w), and the map is
 ReLU(Σ_k W[k, c] A_k) up to that positive constant, which the normalisation removes. The
 exported model computes Σ_k W[k, c] A_k for every class as a 1×1 convolution, so one forward
-pass gives the probabilities and every class's map. ``tests/inference/test_engine.py`` checks
+pass gives the probabilities and every class's map. ``tests/skinml/test_engine.py`` checks
 this against a GradientTape Grad-CAM on the Keras model.
 
 No TensorFlow here: a worker process that imports this module stays small.
@@ -16,13 +16,11 @@ No TensorFlow here: a worker process that imports this module stays small.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 
 CAM_EPSILON = 1e-7
 
@@ -31,21 +29,18 @@ class ModelFileError(Exception):
     """A model file is missing or is not the file that was registered."""
 
 
-def sha256_of_file(path: Path) -> str:
+def sha256_of_file(path: Path | str) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with Path(path).open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def models_dir() -> Path:
-    return Path(settings.SKINPORTAL_MODELS_DIR)
-
-
-def verified_path(relative: str, *, sha256: str) -> Path:
-    """The absolute path of a registered model file, after checking its SHA-256."""
-    path = models_dir() / relative
+def verified_path(path: Path | str, *, sha256: str, models_dir: Path | None = None) -> Path:
+    """The model file ``path`` (relative to ``models_dir`` when given), after checking that it
+    exists and has the registered SHA-256; ModelFileError otherwise."""
+    path = Path(models_dir) / path if models_dir is not None else Path(path)
     if not path.is_file():
         raise ModelFileError(f"Model file {path} is missing.")
     actual = sha256_of_file(path)
@@ -63,10 +58,12 @@ class EngineOutput:
 
 
 def softmax(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
+    """softmax(logits / T) over the last axis: of one logit vector (classes,) or of every row of
+    an (n, classes) array. Float64."""
     scaled = np.asarray(logits, dtype=np.float64) / temperature
-    scaled -= scaled.max()
+    scaled = scaled - scaled.max(axis=-1, keepdims=True)
     exp = np.exp(scaled)
-    return exp / exp.sum()
+    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 def normalised_cam(class_maps: np.ndarray, class_index: int) -> np.ndarray:
@@ -99,35 +96,3 @@ class LiteRTEngine:
             logits = self._interpreter.get_tensor(self._logits_index)[0].copy()
             class_maps = self._interpreter.get_tensor(self._maps_index)[0].copy()
         return EngineOutput(logits=logits, class_maps=class_maps)
-
-
-_engines: dict[tuple[int, str], LiteRTEngine] = {}
-_engines_lock = threading.Lock()
-
-
-def inference_threads() -> int:
-    return int(os.environ.get("SKINPORTAL_INFERENCE_THREADS", settings.SKINPORTAL_INFERENCE_THREADS))
-
-
-def get_engine(model_version) -> LiteRTEngine:
-    """The engine of a model version, loaded once per process (after a worker's fork, on first
-    use or by the worker_process_init warm-up) and verified against its registered SHA-256."""
-    key = (model_version.pk, model_version.runtime_sha256)
-    engine = _engines.get(key)
-    if engine is None:
-        with _engines_lock:
-            engine = _engines.get(key)
-            if engine is None:
-                path = verified_path(model_version.runtime_file, sha256=model_version.runtime_sha256)
-                engine = LiteRTEngine(path, num_threads=inference_threads())
-                _engines[key] = engine
-    return engine
-
-
-def loaded_engine_count() -> int:
-    return len(_engines)
-
-
-def clear_engines() -> None:
-    with _engines_lock:
-        _engines.clear()

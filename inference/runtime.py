@@ -1,0 +1,64 @@
+"""The model runtime of this process: the LiteRT engine of each model version, loaded once and
+verified against its registered SHA-256, with the files and threads the settings give.
+
+The engine itself (and Grad-CAM) is :mod:`skinml.engine`; this module only turns a
+``ModelVersion`` into file paths and settings.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from django.conf import settings
+
+from skinml.card import card_path_for
+from skinml.engine import LiteRTEngine, verified_path
+
+from .models import ModelVersion
+
+
+def models_dir() -> Path:
+    return Path(settings.SKINPORTAL_MODELS_DIR)
+
+
+def inference_threads() -> int:
+    return int(os.environ.get("SKINPORTAL_INFERENCE_THREADS", settings.SKINPORTAL_INFERENCE_THREADS))
+
+
+def runtime_path(model_version: ModelVersion) -> Path:
+    """The version's LiteRT export, after checking its SHA-256 (skinml.engine.ModelFileError)."""
+    return verified_path(model_version.runtime_file, sha256=model_version.runtime_sha256, models_dir=models_dir())
+
+
+def card_path(model_version: ModelVersion) -> Path:
+    """Where the version's card file is (or would be), beside its Keras file."""
+    return card_path_for(models_dir() / model_version.file)
+
+
+_engines: dict[tuple[int, str], LiteRTEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(model_version: ModelVersion) -> LiteRTEngine:
+    """The engine of a model version, loaded once per process (after a worker's fork, on first
+    use or by the worker_process_init warm-up) and verified against its registered SHA-256."""
+    key = (model_version.pk, model_version.runtime_sha256)
+    engine = _engines.get(key)
+    if engine is None:
+        with _engines_lock:
+            engine = _engines.get(key)
+            if engine is None:
+                engine = LiteRTEngine(runtime_path(model_version), num_threads=inference_threads())
+                _engines[key] = engine
+    return engine
+
+
+def loaded_engine_count() -> int:
+    return len(_engines)
+
+
+def clear_engines() -> None:
+    with _engines_lock:
+        _engines.clear()
