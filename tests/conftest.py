@@ -10,7 +10,7 @@ from django.test import Client
 from inference.engine import clear_engines, sha256_of_file
 from inference.models import ModelVersion
 
-from .factories import AdminFactory, UserFactory
+from .factories import AdminFactory, ReviewerFactory, UserFactory
 from .inference.model_fixture import build_test_model
 
 
@@ -181,13 +181,7 @@ def worker_setup(transactional_db, settings, models_dir, tmp_path):
 
 @pytest.fixture
 def reviewer(db):
-    from django.contrib.auth.models import Group
-
-    from accounts.models import REVIEWER_GROUP
-
-    user = UserFactory(username="rita", first_name="Rita", last_name="Reviewer")
-    user.groups.add(Group.objects.get_or_create(name=REVIEWER_GROUP)[0])
-    return user
+    return ReviewerFactory(username="rita", first_name="Rita", last_name="Reviewer")
 
 
 @pytest.fixture
