@@ -12,7 +12,7 @@ from PIL import Image
 
 from inference.models import ModelVersion, Prediction, PredictionStatus
 
-from ..factories import LesionImageFactory, ModelVersionFactory, PredictionFactory, UserFactory
+from ..factories import LesionImageFactory, ModelVersionFactory, PatientShareFactory, PredictionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +83,7 @@ def test_rerun_adds_a_prediction_and_keeps_the_history(analysed_image, clinician
 
 def test_only_the_owner_or_an_admin_reruns(analysed_image, clinician):
     colleague = UserFactory()
-    analysed_image.lesion.patient.shares.create(clinician=colleague, granted_by=clinician)
+    PatientShareFactory(patient=analysed_image.lesion.patient, clinician=colleague)
     client = Client()
     client.force_login(colleague)
     assert client.get(analysed_image.get_absolute_url()).status_code == 200
