@@ -21,6 +21,7 @@ HAVE_CHROMIUM = Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,  # a live server and headless Chromium
     pytest.mark.skipif(
         not HAVE_CHROMIUM and not BROWSER_REQUIRED,
         reason=f"needs headless Chromium at {CHROMIUM} (Debian package 'chromium'; `make test` installs it as root)",
