@@ -108,26 +108,34 @@ def model_version_register(*, keras_path: Path, activate: bool = False, skip_reg
         stored.append(target)
 
     with transaction.atomic():
-        version = ModelVersion.objects.create(
-            name=card["name"],
-            version=card["version"],
-            file=stored[0].relative_to(target_dir).as_posix(),
-            sha256=sha256_of_file(stored[0]),
-            runtime_file=stored[1].relative_to(target_dir).as_posix(),
-            runtime_sha256=sha256_of_file(stored[1]),
-            architecture=card["architecture"],
-            input_size=int(card["input_size"]),
-            class_labels=list(card["classes"]),
-            preprocessing=card["preprocessing"],
-            gradcam_layer=card["gradcam_layer"],
-            temperature=float(card.get("temperature", 1.0)),
-            thresholds={"medium": float(card["thresholds"]["medium"]), "high": float(card["thresholds"]["high"])},
-            metrics=card.get("metrics", {}),
-            card=card,
-        )
+        version = model_version_create(card=card, keras_file=stored[0], runtime_file=stored[1])
         if activate or not ModelVersion.objects.filter(is_active=True).exists():
             version = model_version_activate(model_version=version)
     return version
+
+
+def model_version_create(*, card: dict, keras_file: Path, runtime_file: Path) -> ModelVersion:
+    """The registry row of a validated card and its two files, which are in the models folder:
+    the card's fields become columns, the files' SHA-256 are taken. Nothing else: registration
+    copies and checks the files first and activates the version after."""
+    target_dir = models_dir().resolve()
+    return ModelVersion.objects.create(
+        name=card["name"],
+        version=card["version"],
+        file=keras_file.resolve().relative_to(target_dir).as_posix(),
+        sha256=sha256_of_file(keras_file),
+        runtime_file=runtime_file.resolve().relative_to(target_dir).as_posix(),
+        runtime_sha256=sha256_of_file(runtime_file),
+        architecture=card["architecture"],
+        input_size=int(card["input_size"]),
+        class_labels=list(card["classes"]),
+        preprocessing=card["preprocessing"],
+        gradcam_layer=card["gradcam_layer"],
+        temperature=float(card.get("temperature", 1.0)),
+        thresholds={"medium": float(card["thresholds"]["medium"]), "high": float(card["thresholds"]["high"])},
+        metrics=card.get("metrics", {}),
+        card=card,
+    )
 
 
 @transaction.atomic

@@ -7,11 +7,12 @@ import factory.random
 import pytest
 from django.test import Client
 
+from inference import services
 from inference.models import ModelVersion
 from inference.runtime import clear_engines
-from skinml.engine import sha256_of_file
+from skinml.card import card_path_for, runtime_path_for
 
-from .factories import AdminFactory, UserFactory
+from .factories import AdminFactory, ReviewerFactory, UserFactory
 from .skinml.model_fixture import build_test_model
 
 
@@ -107,29 +108,16 @@ def models_dir(settings, test_model_dir) -> Path:
 
 
 def model_version_from_dir(directory: Path, *, active: bool = True, version: str | None = None) -> ModelVersion:
-    """A ModelVersion row for the model in ``directory``, as registration records it (without
-    repeating registration's slow parity check; tests of registration call the service)."""
+    """The row registration records for the model in ``directory`` (the models folder), made by
+    the same service, without registration's slow parity check (its own tests run that)."""
     keras_path = next(directory.glob("*.keras"))
-    card = json.loads(keras_path.with_suffix(".card.json").read_text())
-    runtime_path = keras_path.with_suffix(".tflite")
-    return ModelVersion.objects.create(
-        name=card["name"],
-        version=version or card["version"],
-        file=keras_path.name,
-        sha256=sha256_of_file(keras_path),
-        runtime_file=runtime_path.name,
-        runtime_sha256=sha256_of_file(runtime_path),
-        architecture=card["architecture"],
-        input_size=card["input_size"],
-        class_labels=card["classes"],
-        preprocessing=card["preprocessing"],
-        gradcam_layer=card["gradcam_layer"],
-        temperature=card["temperature"],
-        thresholds=card["thresholds"],
-        metrics=card["metrics"],
-        card=card,
-        is_active=active,
+    card = json.loads(card_path_for(keras_path).read_text())
+    row = services.model_version_create(
+        card={**card, "version": version or card["version"]},
+        keras_file=keras_path,
+        runtime_file=runtime_path_for(keras_path),
     )
+    return services.model_version_activate(model_version=row) if active else row
 
 
 @pytest.fixture
@@ -182,13 +170,7 @@ def worker_setup(transactional_db, settings, models_dir, tmp_path):
 
 @pytest.fixture
 def reviewer(db):
-    from django.contrib.auth.models import Group
-
-    from accounts.models import REVIEWER_GROUP
-
-    user = UserFactory(username="rita", first_name="Rita", last_name="Reviewer")
-    user.groups.add(Group.objects.get_or_create(name=REVIEWER_GROUP)[0])
-    return user
+    return ReviewerFactory(username="rita", first_name="Rita", last_name="Reviewer")
 
 
 @pytest.fixture

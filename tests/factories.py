@@ -1,13 +1,38 @@
+"""A factory for every model. Rows are complete and consistent, as the application would
+have written them; a test names only what it is about.
+
+Predictions: ``PredictionFactory()`` is queued; the traits ``running=True``, ``succeeded=True``
+and ``failed=True`` give the other states. A succeeded prediction takes ``probabilities=(bcc,
+mel, nv)`` (default ``(0.1, 0.1, 0.8)``) and derives the rest from them and its model version:
+predicted class (the argmax), malignant, risk level (``ModelVersion.risk_level``), and real
+stored files: the raw class maps (``.npy``, shaped like the model's output) and the heatmap
+(a JPEG overlay of the predicted class's map on the image), so heatmap pages and re-rendering
+work. ``RESULT_PROBABILITIES`` has probabilities for each (class, risk level) that the
+default thresholds allow."""
+
 from __future__ import annotations
 
 import datetime
+import hashlib
+import io
+import itertools
+import math
 
 import factory
+import numpy as np
+from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
+from django.utils import timezone
+from PIL import Image
 
-from accounts.models import User
+from accounts.models import REVIEWER_GROUP, User
 from cases.imaging import normalise_upload
 from cases.models import AnatomicSite, Lesion, LesionImage, Patient, PatientShare
+from inference.models import ModelVersion, Prediction, PredictionStatus
+from notifications.models import Notification, NotificationKind
+from reviews.models import Histopathology, HistopathologyDiagnosis, RecommendedAction, Review, ReviewDiagnosis
+from skinml.classes import CLASSES, MALIGNANT_CLASSES
+from skinml.preprocessing import PREPROCESSING_ID
 
 from . import images
 
@@ -28,6 +53,20 @@ class AdminFactory(UserFactory):
     username = factory.Sequence(lambda n: f"admin{n}")
     is_staff = True
     is_superuser = True
+
+
+class ReviewerFactory(UserFactory):
+    """A clinician in the reviewers' group."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"reviewer{n}")
+
+    @factory.post_generation
+    def reviewer_group(user, create, extracted, **kwargs):
+        if create:
+            user.groups.add(Group.objects.get_or_create(name=REVIEWER_GROUP)[0])
 
 
 class PatientFactory(factory.django.DjangoModelFactory):
@@ -87,3 +126,215 @@ class LesionImageFactory(factory.django.DjangoModelFactory):
         image.thumbnail.save("thumbnail.jpg", ContentFile(normalised.thumbnail_jpeg), save=False)
         image.save()
         return image
+
+
+# Model versions and predictions ---------------------------------------------------------
+
+#: The thresholds of ModelVersionFactory, the same as the bundled test model's card.
+THRESHOLDS = {"medium": 0.3, "high": 0.6}
+
+#: Probabilities (BCC, MEL, NV) giving each predicted class and risk level under THRESHOLDS
+#: (a melanoma or BCC prediction cannot be low risk: its class alone is above 1/3).
+RESULT_PROBABILITIES = {
+    ("NV", "low"): (0.1, 0.1, 0.8),
+    ("NV", "medium"): (0.15, 0.2, 0.65),
+    ("NV", "high"): (0.3, 0.3, 0.4),
+    ("MEL", "medium"): (0.05, 0.5, 0.45),
+    ("MEL", "high"): (0.05, 0.7, 0.25),
+    ("BCC", "medium"): (0.5, 0.05, 0.45),
+    ("BCC", "high"): (0.7, 0.1, 0.2),
+}
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    """A registered version as registration records it from a card (classes BCC, MEL, NV,
+    MobileNetV2 at 224 px, THRESHOLDS), without model files: for rows that are never run.
+    Tests that run the model use the ``model_version`` fixture (the bundled test model).
+
+    Inactive unless ``is_active=True``: at most one version may be active (a constraint)."""
+
+    class Meta:
+        model = ModelVersion
+
+    name = "factory-mobilenetv2"
+    version = factory.Sequence(lambda n: f"0.{n}.0")
+    is_active = False
+    file = factory.LazyAttribute(lambda v: f"{v.name}-{v.version}.keras")
+    sha256 = factory.LazyAttribute(lambda v: hashlib.sha256(v.file.encode()).hexdigest())
+    runtime_file = factory.LazyAttribute(lambda v: f"{v.name}-{v.version}.tflite")
+    runtime_sha256 = factory.LazyAttribute(lambda v: hashlib.sha256(v.runtime_file.encode()).hexdigest())
+    architecture = "MobileNetV2 alpha=0.35 + GAP + Dropout + Dense(3)"
+    input_size = 224
+    class_labels = factory.LazyFunction(lambda: list(CLASSES))
+    preprocessing = PREPROCESSING_ID
+    gradcam_layer = "out_relu"
+    temperature = 1.0
+    thresholds = factory.LazyFunction(lambda: dict(THRESHOLDS))
+    metrics = factory.LazyFunction(dict)
+    card = factory.LazyAttribute(
+        lambda v: {
+            "name": v.name,
+            "version": v.version,
+            "architecture": v.architecture,
+            "input_size": v.input_size,
+            "classes": list(v.class_labels),
+            "preprocessing": v.preprocessing,
+            "gradcam_layer": v.gradcam_layer,
+            "temperature": v.temperature,
+            "thresholds": dict(v.thresholds),
+            "metrics": dict(v.metrics),
+        }
+    )
+
+
+def _checked(probabilities) -> tuple[float, float, float]:
+    bcc, mel, nv = (float(p) for p in probabilities)
+    if not math.isclose(bcc + mel + nv, 1.0, abs_tol=1e-6) or min(bcc, mel, nv) < 0:
+        raise ValueError(f"probabilities (BCC, MEL, NV) must be >= 0 and sum to 1, not {probabilities}")
+    if sorted((bcc, mel, nv))[1] == max(bcc, mel, nv):
+        raise ValueError(f"probabilities {probabilities} have no single most likely class")
+    return bcc, mel, nv
+
+
+def class_maps(model_version: ModelVersion) -> np.ndarray:
+    """Grad-CAM class maps as the model outputs them, before ReLU: (size, size, classes)
+    float32 with size = input_size / 32 (MobileNetV2's last feature map), one blob per class,
+    each in another place (so each class's heatmap differs), negative away from it."""
+    size = max(1, model_version.input_size // 32)
+    yy, xx = np.mgrid[0:size, 0:size] / max(1, size - 1)
+    places = itertools.islice(itertools.cycle([(0.3, 0.3), (0.5, 0.7), (0.75, 0.4)]), len(model_version.class_labels))
+    maps = [np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 0.2**2)) - 0.2 for cy, cx in places]
+    return np.stack(maps, axis=-1).astype(np.float32)
+
+
+def _raw_map_file(prediction) -> ContentFile:
+    buffer = io.BytesIO()
+    np.save(buffer, class_maps(prediction.model_version), allow_pickle=False)
+    return ContentFile(buffer.getvalue(), name="map.npy")
+
+
+def _heatmap_file(prediction) -> ContentFile:
+    """The heatmap class's map (ReLU, normalised) upsampled, coloured and blended over the image."""
+    maps = class_maps(prediction.model_version)
+    cam = np.maximum(maps[..., prediction.model_version.class_labels.index(prediction.heatmap_class)], 0.0)
+    cam = cam / (cam.max() + 1e-8)
+    with prediction.image.file.open("rb") as handle:
+        picture = Image.open(io.BytesIO(handle.read())).convert("RGB")
+    level = np.asarray(Image.fromarray(np.uint8(cam * 255)).resize(picture.size, Image.BILINEAR), dtype=np.uint8)
+    colour = Image.merge("RGB", [Image.fromarray(level), Image.new("L", picture.size, 0), Image.fromarray(255 - level)])
+    buffer = io.BytesIO()
+    Image.blend(picture, colour, 0.45).save(buffer, format="JPEG", quality=90)
+    return ContentFile(buffer.getvalue(), name="heatmap.jpg")
+
+
+def _finished_run():
+    """finished_at (now, unless given), and the start and creation of the run before it."""
+    return {
+        "finished_at": factory.LazyFunction(timezone.now),
+        "started_at": factory.LazyAttribute(
+            lambda p: p.finished_at - datetime.timedelta(milliseconds=p.total_ms or 50)
+        ),
+        "created_at": factory.SelfAttribute("started_at"),
+    }
+
+
+class PredictionFactory(factory.django.DjangoModelFactory):
+    """A prediction of an image (requested by its uploader) by a model version: queued, or
+    with ``running=True`` / ``succeeded=True`` / ``failed=True``. See the module's docstring."""
+
+    class Meta:
+        model = Prediction
+
+    class Params:
+        probabilities = (0.1, 0.1, 0.8)  # BCC, MEL, NV; used when succeeded
+        running = factory.Trait(
+            status=PredictionStatus.RUNNING,
+            started_at=factory.LazyFunction(timezone.now),
+            created_at=factory.SelfAttribute("started_at"),
+        )
+        succeeded = factory.Trait(
+            status=PredictionStatus.SUCCEEDED,
+            probability_bcc=factory.LazyAttribute(lambda p: _checked(p.probabilities)[0]),
+            probability_mel=factory.LazyAttribute(lambda p: _checked(p.probabilities)[1]),
+            probability_nv=factory.LazyAttribute(lambda p: _checked(p.probabilities)[2]),
+            predicted_class=factory.LazyAttribute(
+                lambda p: max(CLASSES, key=dict(zip(CLASSES, _checked(p.probabilities), strict=True)).get)
+            ),
+            malignant=factory.LazyAttribute(lambda p: p.predicted_class in MALIGNANT_CLASSES),
+            risk_level=factory.LazyAttribute(
+                lambda p: p.model_version.risk_level(malignant_probability=p.probability_bcc + p.probability_mel)
+            ),
+            heatmap_class=factory.SelfAttribute("predicted_class"),
+            raw_map=factory.LazyAttribute(_raw_map_file),
+            heatmap=factory.LazyAttribute(_heatmap_file),
+            preprocess_ms=4.0,
+            inference_ms=38.0,
+            overlay_ms=6.0,
+            total_ms=50.0,
+            attempts=1,
+            **_finished_run(),
+        )
+        failed = factory.Trait(
+            status=PredictionStatus.FAILED,
+            error="The stored image could not be decoded (cannot identify image file).",
+            attempts=1,
+            **_finished_run(),
+        )
+
+    image = factory.SubFactory(LesionImageFactory)
+    model_version = factory.SubFactory(ModelVersionFactory)
+    requested_by = factory.LazyAttribute(lambda p: p.image.uploaded_by)
+    status = PredictionStatus.QUEUED
+
+
+# Reviews, histopathology, notifications ---------------------------------------------------
+
+
+class ReviewFactory(factory.django.DjangoModelFactory):
+    """A reviewer's decision on a succeeded prediction of the lesion. Agreeing (the default)
+    means the model's class; a disagreeing review says "unsure" unless told a diagnosis."""
+
+    class Meta:
+        model = Review
+
+    class Params:
+        follow_up = factory.Trait(action=RecommendedAction.SHORT_TERM_FOLLOW_UP, follow_up_months=3)
+
+    prediction = factory.SubFactory(PredictionFactory, succeeded=True)
+    lesion = factory.LazyAttribute(lambda r: r.prediction.image.lesion)
+    reviewer = factory.SubFactory(ReviewerFactory)
+    agrees_with_model = True
+    diagnosis = factory.LazyAttribute(
+        lambda r: r.prediction.predicted_class if r.agrees_with_model else ReviewDiagnosis.UNSURE
+    )
+    action = RecommendedAction.ROUTINE_MONITORING
+    follow_up_months = None
+
+
+class HistopathologyFactory(factory.django.DjangoModelFactory):
+    """A histopathology report of a lesion, entered by the patient's owner."""
+
+    class Meta:
+        model = Histopathology
+
+    lesion = factory.SubFactory(LesionFactory)
+    diagnosis = HistopathologyDiagnosis.NV
+    diagnosed_on = factory.LazyFunction(lambda: datetime.date(2026, 2, 1))
+    report = "Compound naevus, completely excised."
+    entered_by = factory.LazyAttribute(lambda h: h.lesion.patient.owner)
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    """An unread high-risk notification about a lesion of the recipient's (``lesion=None`` for
+    one about no lesion: then it links to the notifications page)."""
+
+    class Meta:
+        model = Notification
+
+    recipient = factory.SubFactory(UserFactory)
+    kind = NotificationKind.HIGH_RISK
+    event_key = factory.Sequence(lambda n: f"prediction:{n}")
+    lesion = factory.SubFactory(LesionFactory, patient__owner=factory.SelfAttribute("...recipient"))
+    title = factory.LazyAttribute(lambda n: f"High-risk result: {n.lesion.label}" if n.lesion else "High-risk result")
+    body = "A new image of this lesion was analysed as high risk (Melanoma most likely). Please review it."
+    url = factory.LazyAttribute(lambda n: n.lesion.get_absolute_url() if n.lesion else "/notifications/")

@@ -7,6 +7,7 @@ A URL pattern this table does not know fails the test, so new URLs must join the
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
@@ -14,7 +15,16 @@ from django.urls import URLResolver, get_resolver
 
 from accounts.models import ApiToken
 
-from .factories import LesionImageFactory, PatientShareFactory, UserFactory
+from .factories import (
+    HistopathologyFactory,
+    LesionImageFactory,
+    ModelVersionFactory,
+    NotificationFactory,
+    PatientShareFactory,
+    PredictionFactory,
+    ReviewFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -78,33 +88,16 @@ def with_ids(route: str, ids: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def others_objects(model_version, django_capture_on_commit_callbacks):
-    from inference import services as inference_services
-    from notifications.services import notification_send
-    from reviews.models import Histopathology, Review
-
+def others_objects():
     owner, sharee = UserFactory(username="owner-x"), UserFactory(username="sharee-x")
     image = LesionImageFactory(lesion__patient__owner=owner)
     lesion, patient = image.lesion, image.lesion.patient
     PatientShareFactory(patient=patient, clinician=sharee)
-    with django_capture_on_commit_callbacks(execute=True):
-        prediction = inference_services.prediction_request(image=image, requested_by=owner)
-    prediction.refresh_from_db()
+    prediction = PredictionFactory(succeeded=True, image=image, model_version=ModelVersionFactory(is_active=True))
     reviewer = UserFactory(username="reviewer-x", is_staff=True)
-    review = Review.objects.create(
-        lesion=lesion,
-        prediction=prediction,
-        reviewer=reviewer,
-        agrees_with_model=True,
-        diagnosis=prediction.predicted_class,
-        action="discharge",
-    )
-    histopathology = Histopathology.objects.create(
-        lesion=lesion, diagnosis="NV", diagnosed_on="2026-01-01", report="naevus", entered_by=owner
-    )
-    notification = notification_send(
-        recipient=owner, kind="high_risk", title="t", body="b", url=lesion.get_absolute_url(), event_key="x:1"
-    )
+    review = ReviewFactory(prediction=prediction, reviewer=reviewer, action="discharge")
+    histopathology = HistopathologyFactory(lesion=lesion, diagnosed_on=datetime.date(2026, 1, 1), report="naevus")
+    notification = NotificationFactory(recipient=owner, lesion=lesion, title="t", body="b", event_key="x:1")
     token, _ = ApiToken.objects.create(user=owner, expiry=None, name="theirs")
     return {
         "patient": str(patient.pk),

@@ -30,6 +30,8 @@ from .factories import LesionImageFactory, PatientShareFactory, UserFactory
 KNOWN_IDS = (1, 2, 3)
 MAX_EXAMPLES = 12
 
+pytestmark = pytest.mark.slow  # 12 generated requests for each of ~50 operations
+
 
 @pytest.fixture
 def api_token(django_db_reset_sequences, models_dir, model_version, django_capture_on_commit_callbacks) -> str:

@@ -34,6 +34,7 @@ ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.p
 MISSING_TOOLS = [tool for tool in ("pg_dump", "pg_restore") if shutil.which(tool) is None]
 
 pytestmark = [
+    pytest.mark.slow,  # bin/backup and bin/restore (pg_dump, pg_restore) in subprocesses
     pytest.mark.skipif(
         not ON_POSTGRESQL,
         reason="backup/restore needs PostgreSQL: set DATABASE_URL=postgres://... (the database is "

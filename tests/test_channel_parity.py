@@ -24,7 +24,14 @@ from inference import services as inference_services
 from inference.models import ModelVersion, Prediction
 from reviews.models import Histopathology, Review
 
-from .factories import LesionFactory, LesionImageFactory, PatientFactory, PatientShareFactory, UserFactory
+from .factories import (
+    LesionFactory,
+    LesionImageFactory,
+    PatientFactory,
+    PatientShareFactory,
+    ReviewFactory,
+    UserFactory,
+)
 from .images import jpeg
 
 TODAY = datetime.date.today().isoformat()
@@ -119,14 +126,7 @@ def no_model_at_all(world: World) -> None:
 
 def a_reviewed_result(world: World) -> None:
     an_analysed_image(world)
-    Review.objects.create(
-        lesion=world.data["lesion"],
-        prediction=world.data["prediction"],
-        reviewer=world.admin,
-        agrees_with_model=False,
-        diagnosis="MEL",
-        action="biopsy_excision",
-    )
+    ReviewFactory(prediction=world.data["prediction"], reviewer=world.admin)
 
 
 def nothing(world: World) -> None:

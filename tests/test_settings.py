@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "skinportal.settings.production",
@@ -37,6 +39,7 @@ def test_check_deploy_is_clean_under_production_settings():
     assert "no issues" in result.stdout
 
 
+@pytest.mark.slow  # two `check --deploy` runs in subprocesses
 def test_check_deploy_warns_when_notification_emails_would_go_nowhere():
     without_email = {k: v for k, v in PRODUCTION_ENV.items() if k != "EMAIL_URL"}  # the console's, by default
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=without_email)

@@ -93,6 +93,7 @@ class Worker:
 
 REAL_WORKER = [
     pytest.mark.worker,
+    pytest.mark.slow,  # a worker process (TensorFlow-free, but Django and LiteRT) starts per test
     pytest.mark.skipif(
         not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
         reason="the real-worker tests share the database with a worker process: run them on PostgreSQL "

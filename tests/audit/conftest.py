@@ -7,20 +7,20 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
 from audit.models import AccessLog, Action
-from inference import services as inference_services
-from inference.models import PredictionStatus
 
-from ..factories import LesionImageFactory
+from ..factories import ModelVersionFactory, PredictionFactory
 
 
 @pytest.fixture
-def record(clinician, model_version, django_capture_on_commit_callbacks):
-    """A patient of ``clinician`` with a lesion, an image and its succeeded prediction."""
-    image = LesionImageFactory(lesion__patient__owner=clinician)
-    with django_capture_on_commit_callbacks(execute=True):
-        prediction = inference_services.prediction_request(image=image, requested_by=clinician)
-    prediction.refresh_from_db()
-    assert prediction.status == PredictionStatus.SUCCEEDED
+def record(clinician):
+    """A patient of ``clinician`` with a lesion, an image and its succeeded prediction (of the
+    active model version; rows and files only, no model run)."""
+    prediction = PredictionFactory(
+        succeeded=True,
+        image__lesion__patient__owner=clinician,
+        model_version=ModelVersionFactory(is_active=True),
+    )
+    image = prediction.image
     return SimpleNamespace(patient=image.lesion.patient, lesion=image.lesion, image=image, prediction=prediction)
 
 

@@ -11,9 +11,8 @@ from rest_framework.test import APIClient
 from audit.models import AccessLog, Action, Channel, ObjectType
 from audit.selectors import client_ip
 from cases import services as case_services
-from inference.models import Prediction
 
-from ..factories import LesionImageFactory, PatientFactory
+from ..factories import LesionImageFactory, PatientFactory, PredictionFactory
 from .conftest import log_rows
 
 pytestmark = pytest.mark.django_db
@@ -158,7 +157,7 @@ def test_anonymous_requests_lists_writes_and_failures_are_not_logged(clinician, 
     assert api.get("/api/v1/patients/").status_code == 200  # lists are not logged
     response = api.patch(f"/api/v1/lesions/{record.lesion.pk}/", {"label": "renamed"}, format="json")
     assert response.status_code == 200  # a change is in the change history, not the access log
-    queued = Prediction.objects.create(image=record.image, model_version=record.prediction.model_version)
+    queued = PredictionFactory(image=record.image, model_version=record.prediction.model_version)
     assert api.get(f"/api/v1/predictions/{queued.pk}/heatmap/").status_code == 409  # nothing shown
     assert AccessLog.objects.exclude(action=Action.LOGIN).count() == 0
 

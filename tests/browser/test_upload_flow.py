@@ -21,6 +21,7 @@ HAVE_CHROMIUM = Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,  # a live server and headless Chromium
     pytest.mark.skipif(
         not HAVE_CHROMIUM and not BROWSER_REQUIRED,
         reason=f"needs headless Chromium at {CHROMIUM} (Debian package 'chromium'; `make test` installs it as root)",
@@ -118,13 +119,12 @@ def test_log_in_create_patient_and_lesion_upload_and_see_image(live_server, brow
 
 def test_the_image_page_updates_itself_when_the_prediction_finishes(live_server, browser_page, model_version):
     from inference import services
-    from inference.models import Prediction
 
-    from ..factories import LesionImageFactory
+    from ..factories import LesionImageFactory, PredictionFactory
 
     owner = UserFactory(username="dana", password="correct-horse-battery")
     image = LesionImageFactory(lesion__patient__owner=owner)
-    prediction = Prediction.objects.create(image=image, model_version=model_version)
+    prediction = PredictionFactory(image=image, model_version=model_version)
     page = browser_page
     page.goto(f"{live_server.url}/accounts/login/?next={image.get_absolute_url()}")
     page.get_by_label("Username").fill("dana")

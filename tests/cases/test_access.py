@@ -6,9 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from cases.models import PatientShare
-
-from ..factories import LesionImageFactory, UserFactory
+from ..factories import LesionImageFactory, PatientShareFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +59,7 @@ def test_owner_care_team_and_admin_can_open_every_page(image, who, clinician_cli
     if who == "shared":
         member = UserFactory()
         patient = image.lesion.patient
-        PatientShare.objects.create(patient=patient, clinician=member, granted_by=patient.owner)
+        PatientShareFactory(patient=patient, clinician=member)
         client = Client()
         client.force_login(member)
     else:

@@ -9,10 +9,19 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from cases.models import Lesion, LesionImage, Patient, PatientShare
-from inference.models import Prediction, PredictionStatus
+from inference.models import Prediction
 
 from .. import images
-from ..factories import LesionFactory, LesionImageFactory, PatientFactory, PatientShareFactory, UserFactory
+from ..factories import (
+    RESULT_PROBABILITIES,
+    LesionFactory,
+    LesionImageFactory,
+    ModelVersionFactory,
+    PatientFactory,
+    PatientShareFactory,
+    PredictionFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -173,25 +182,14 @@ def test_a_lesion_cannot_be_opened_for_an_invisible_patient(clinician, other_cli
     assert not Lesion.objects.exists()
 
 
-def test_lesion_latest_risk_is_the_latest_visits(clinician, api_client_for, model_version):
+def test_lesion_latest_risk_is_the_latest_visits(clinician, api_client_for):
     lesion = LesionFactory(patient__owner=clinician)
     old = LesionImageFactory(lesion=lesion, captured_on=datetime.date(2025, 1, 1))
     new = LesionImageFactory(lesion=lesion, captured_on=datetime.date(2026, 1, 1))
+    model_version = ModelVersionFactory(is_active=True)
     for image, risk in ((old, "high"), (new, "low")):
-        Prediction.objects.create(
-            image=image,
-            model_version=model_version,
-            status=PredictionStatus.SUCCEEDED,
-            probability_bcc=0.1,
-            probability_mel=0.1,
-            probability_nv=0.8,
-            predicted_class="NV",
-            malignant=False,
-            risk_level=risk,
-            heatmap="heatmaps/x.jpg",
-            raw_map="heatmaps/x.npy",
-            heatmap_class="NV",
-            finished_at=timezone.now(),
+        PredictionFactory(
+            succeeded=True, image=image, model_version=model_version, probabilities=RESULT_PROBABILITIES["NV", risk]
         )
     body = api_client_for(clinician).get(f"/api/v1/lesions/{lesion.pk}/").json()
     assert body["image_count"] == 2 and body["latest_risk"] == "low"
@@ -339,16 +337,17 @@ def test_image_filters(clinician, api_client_for):
 
 
 def test_list_endpoints_use_a_constant_number_of_queries(
-    clinician, other_clinician, api_client_for, model_version, django_assert_max_num_queries
+    clinician, other_clinician, api_client_for, django_assert_max_num_queries
 ):
     api = api_client_for(clinician)
+    model_version = ModelVersionFactory(is_active=True)
 
     def populate(count: int) -> None:
         for _ in range(count):
             patient = PatientFactory(owner=clinician)
             PatientShareFactory(patient=patient, clinician=other_clinician)
             image = LesionImageFactory(lesion__patient=patient)
-            Prediction.objects.create(image=image, model_version=model_version)
+            PredictionFactory(image=image, model_version=model_version)
 
     populate(2)
     counts = {}

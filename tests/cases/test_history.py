@@ -10,7 +10,7 @@ from core.history import history_of
 from inference import services as inference_services
 
 from .. import images
-from ..factories import LesionFactory, PatientFactory
+from ..factories import LesionFactory, ModelVersionFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -119,10 +119,9 @@ def test_deleting_a_patient_keeps_the_record_of_it(clinician, api_client_for, ad
     assert lesion.history.model.objects.filter(id=lesion.pk, history_type="-").exists()
 
 
-def test_model_version_activation_is_in_its_history(admin_user, model_version, models_dir, api_client_for):
-    from ..conftest import model_version_from_dir
-
-    newer = model_version_from_dir(models_dir, active=False, version="9.9.9")
+def test_model_version_activation_is_in_its_history(admin_user, api_client_for):
+    model_version = ModelVersionFactory(is_active=True)
+    newer = ModelVersionFactory()
     inference_services.model_version_activate(model_version=newer)
     entries = history_of(instance=model_version)
     assert entries[0].change == "changed" and entries[0].changes == [{"field": "is_active", "old": True, "new": False}]

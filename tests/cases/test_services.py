@@ -11,7 +11,7 @@ from cases import services
 from cases.models import LesionImage, Patient, PatientShare
 
 from .. import images
-from ..factories import LesionFactory, LesionImageFactory, PatientFactory, UserFactory
+from ..factories import LesionFactory, LesionImageFactory, PatientFactory, PatientShareFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -102,7 +102,7 @@ class TestAccessRule:
     def test_clinician_sees_own_and_shared_patients_admin_sees_all(self, clinician, other_clinician, admin_user):
         own = PatientFactory(owner=clinician)
         shared = PatientFactory(owner=other_clinician)
-        PatientShare.objects.create(patient=shared, clinician=clinician, granted_by=other_clinician)
+        PatientShareFactory(patient=shared, clinician=clinician)
         hidden = PatientFactory(owner=other_clinician)
 
         assert set(Patient.objects.visible_to(clinician)) == {own, shared}

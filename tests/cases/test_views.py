@@ -10,7 +10,7 @@ from django.urls import reverse
 from cases.models import Lesion, LesionImage, Patient, PatientShare
 
 from .. import images
-from ..factories import LesionFactory, LesionImageFactory, PatientFactory, UserFactory
+from ..factories import LesionFactory, LesionImageFactory, PatientFactory, PatientShareFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -188,7 +188,7 @@ def test_share_and_revoke_through_the_ui(clinician, clinician_client):
 def test_care_team_member_can_edit_but_not_reshare(clinician):
     patient = PatientFactory(owner=clinician)
     colleague = UserFactory()
-    PatientShare.objects.create(patient=patient, clinician=colleague, granted_by=clinician)
+    PatientShareFactory(patient=patient, clinician=colleague)
     from django.test import Client
 
     client = Client()
@@ -252,7 +252,7 @@ def test_too_many_files_get_a_clear_message(clinician, clinician_client, setting
 def test_care_team_member_does_not_see_the_uploaders_file_name(clinician):
     image = LesionImageFactory(lesion__patient__owner=clinician, original_filename="IMG_4711.HEIC")
     colleague = UserFactory()
-    PatientShare.objects.create(patient=image.lesion.patient, clinician=colleague, granted_by=clinician)
+    PatientShareFactory(patient=image.lesion.patient, clinician=colleague)
     from django.test import Client
 
     client = Client()
@@ -266,7 +266,7 @@ def test_access_ends_when_the_share_is_revoked(clinician, clinician_client):
     image = LesionImageFactory(lesion__patient__owner=clinician)
     patient = image.lesion.patient
     colleague = UserFactory()
-    PatientShare.objects.create(patient=patient, clinician=colleague, granted_by=clinician)
+    PatientShareFactory(patient=patient, clinician=colleague)
     from django.test import Client
 
     client = Client()

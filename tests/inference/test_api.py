@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 from inference import services
-from inference.models import Prediction, PredictionStatus
+from inference.models import PredictionStatus
 
 from ..conftest import model_version_from_dir
-from ..factories import LesionImageFactory, PatientShareFactory
+from ..factories import LesionImageFactory, ModelVersionFactory, PatientShareFactory, PredictionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,9 +55,8 @@ def test_a_succeeded_prediction_has_probabilities_class_risk_and_heatmap(analyse
     assert image["current_prediction"] == body
 
 
-def test_a_queued_prediction_has_no_results_yet(clinician, api_client_for, model_version):
-    image = LesionImageFactory(lesion__patient__owner=clinician)
-    prediction = Prediction.objects.create(image=image, model_version=model_version)
+def test_a_queued_prediction_has_no_results_yet(clinician, api_client_for):
+    prediction = PredictionFactory(image__lesion__patient__owner=clinician)
     api = api_client_for(clinician)
     body = api.get(f"/api/v1/predictions/{prediction.pk}/").json()
     assert body["status"] == "queued"
@@ -127,26 +126,15 @@ def test_another_clinicians_predictions_are_404(analysed_image, other_clinician,
     assert api.get(f"/api/v1/predictions/?image={analysed_image.pk}").json()["count"] == 0
 
 
-def test_prediction_filters(clinician, api_client_for, model_version, models_dir):
-    old_version = model_version_from_dir(models_dir, active=False, version="0.0.1")
+def test_prediction_filters(clinician, api_client_for):
+    model_version = ModelVersionFactory(is_active=True)
+    old_version = ModelVersionFactory(thresholds={"medium": 0.8, "high": 0.9})  # there, the same result is low risk
     first = LesionImageFactory(lesion__patient__owner=clinician)
     second = LesionImageFactory(lesion__patient__owner=clinician)
-    done = dict(
-        status=PredictionStatus.SUCCEEDED,
-        probability_bcc=0.05,
-        probability_mel=0.7,
-        probability_nv=0.25,
-        predicted_class="MEL",
-        malignant=True,
-        risk_level="high",
-        heatmap="heatmaps/a.jpg",
-        raw_map="heatmaps/a.npy",
-        heatmap_class="MEL",
-        finished_at="2026-01-01T00:00:00Z",
-    )
-    high = Prediction.objects.create(image=first, model_version=model_version, **done)
-    queued = Prediction.objects.create(image=second, model_version=model_version)
-    old = Prediction.objects.create(image=second, model_version=old_version, **{**done, "risk_level": "low"})
+    mel = (0.05, 0.7, 0.25)
+    high = PredictionFactory(succeeded=True, image=first, model_version=model_version, probabilities=mel)
+    queued = PredictionFactory(image=second, model_version=model_version)
+    old = PredictionFactory(succeeded=True, image=second, model_version=old_version, probabilities=mel)
     api = api_client_for(clinician)
 
     def ids(query: str) -> set[int]:

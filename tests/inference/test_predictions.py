@@ -16,7 +16,7 @@ from inference.models import ModelVersion, Prediction, PredictionStatus, RiskLev
 
 from .. import images
 from ..conftest import model_version_from_dir
-from ..factories import LesionFactory, LesionImageFactory, PatientShareFactory
+from ..factories import LesionFactory, LesionImageFactory, ModelVersionFactory, PatientShareFactory, PredictionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +80,7 @@ def test_running_a_finished_prediction_again_changes_nothing(
 
 def test_a_running_prediction_abandoned_by_a_dead_worker_is_completed(clinician, model_version):
     image = LesionImageFactory(lesion__patient__owner=clinician)
-    prediction = Prediction.objects.create(image=image, model_version=model_version, status=PredictionStatus.RUNNING)
+    prediction = PredictionFactory(running=True, image=image, model_version=model_version)
     done = services.prediction_run(prediction_id=prediction.pk)
     assert done.status == PredictionStatus.SUCCEEDED and done.attempts == 1
 
@@ -112,7 +112,7 @@ def test_an_image_that_cannot_be_decoded_ends_as_failed_with_a_reason(clinician,
     image = LesionImageFactory(lesion__patient__owner=clinician)
     with image.file.storage.open(image.file.name, "wb") as handle:
         handle.write(b"these bytes slipped past validation")
-    prediction = Prediction.objects.create(image=image, model_version=model_version)
+    prediction = PredictionFactory(image=image, model_version=model_version)
 
     result = services.prediction_run(prediction_id=prediction.pk)
 
@@ -181,10 +181,11 @@ def test_heatmap_for_another_class_and_opacity(clinician, model_version, django_
         services.heatmap_render(prediction=prediction, opacity=1.5)
 
 
-def test_exactly_one_model_version_is_active(model_version, models_dir):
+def test_exactly_one_model_version_is_active():
     from django.db import IntegrityError, transaction
 
-    other = model_version_from_dir(models_dir, active=False, version="9.9.9")
+    ModelVersionFactory(is_active=True)
+    other = ModelVersionFactory()
     with pytest.raises(IntegrityError), transaction.atomic():
         ModelVersion.objects.filter(pk=other.pk).update(is_active=True)
     services.model_version_activate(model_version=other)
@@ -197,7 +198,7 @@ def test_a_high_risk_result_notifies_the_owner_once(clinician, model_version, dj
     model_version.thresholds = {"medium": 0.01, "high": 0.02}  # any result of the test model is high risk
     model_version.save()
     image = LesionImageFactory(lesion__patient__owner=clinician)
-    prediction = Prediction.objects.create(image=image, model_version=model_version)
+    prediction = PredictionFactory(image=image, model_version=model_version)
     with django_capture_on_commit_callbacks(execute=True):
         services.prediction_run(prediction_id=prediction.pk)
         services.prediction_run(prediction_id=prediction.pk)  # delivered twice
@@ -211,7 +212,7 @@ def test_a_high_risk_result_notifies_the_owner_once(clinician, model_version, dj
     above = prediction.malignant_probability + 1e-6
     model_version.thresholds = {"medium": above, "high": above + 1e-6}
     model_version.save()
-    low = Prediction.objects.create(image=image, model_version=model_version)
+    low = PredictionFactory(image=image, model_version=model_version)
     services.prediction_run(prediction_id=low.pk)
     low.refresh_from_db()
     assert low.risk_level == RiskLevel.LOW and Notification.objects.count() == 1
@@ -229,9 +230,9 @@ def test_only_the_owner_or_an_admin_asks_for_a_new_analysis(clinician, other_cli
     assert image.predictions.count() == 2
 
 
-def test_without_an_active_model_a_new_analysis_is_refused(clinician, model_version):
+def test_without_an_active_model_a_new_analysis_is_refused(clinician):
     image = LesionImageFactory(lesion__patient__owner=clinician)
-    ModelVersion.objects.update(is_active=False)
+    ModelVersionFactory(is_active=False)  # registered, not active
     with pytest.raises(services.NoActiveModel, match="No model is active"):
         services.prediction_rerun(image=image, requested_by=clinician)
     assert not Prediction.objects.exists()

@@ -29,6 +29,7 @@ def candidate(test_model_dir, tmp_path):
     return folder / keras_path.name
 
 
+@pytest.mark.slow  # exports the LiteRT model and checks it against Keras
 def test_register_model_exports_copies_checks_and_activates(candidate, empty_models_dir, capsys):
     candidate.with_suffix(".tflite").unlink()  # registration makes the LiteRT export itself
     call_command("register_model", str(candidate))
@@ -49,6 +50,7 @@ def test_register_model_exports_copies_checks_and_activates(candidate, empty_mod
     assert ModelVersion.objects.count() == 1
 
 
+@pytest.mark.slow  # three registrations, each checked against Keras
 def test_a_second_version_is_activated_only_on_request(candidate, empty_models_dir):
     call_command("register_model", str(candidate))
     card_path = candidate.with_suffix(".card.json")
@@ -80,6 +82,7 @@ def test_a_card_that_does_not_fit_this_code_is_refused(candidate, empty_models_d
     assert not ModelVersion.objects.exists()
 
 
+@pytest.mark.slow  # loads, changes and exports a Keras model
 def test_a_runtime_export_that_differs_from_the_keras_model_is_refused(candidate, empty_models_dir, models_dir):
     # A LiteRT file of another network (the localising test model would do; a copy with a
     # changed head is simpler): registration must notice and record nothing.

@@ -13,7 +13,7 @@ from kombu.exceptions import OperationalError
 from inference import services, tasks
 from inference.models import Prediction, PredictionStatus
 
-from ..factories import LesionImageFactory
+from ..factories import PredictionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,17 +21,14 @@ MINUTES_5 = datetime.timedelta(minutes=5)
 MINUTES_10 = datetime.timedelta(minutes=10)
 
 
-def stalled_prediction(model_version, *, status=PredictionStatus.QUEUED, age=datetime.timedelta(minutes=30)):
-    prediction = Prediction.objects.create(image=LesionImageFactory(), model_version=model_version)
+def stalled_prediction(model_version, *, status=PredictionStatus.QUEUED, age=datetime.timedelta(minutes=30), **fields):
+    """A prediction left ``status`` (queued, running or failed) ``age`` ago."""
     then = timezone.now() - age
-    Prediction.objects.filter(pk=prediction.pk).update(
-        status=status,
-        created_at=then,
-        started_at=then if status != PredictionStatus.QUEUED else None,
-        error="interrupted" if status == PredictionStatus.FAILED else "",
-        finished_at=then if status == PredictionStatus.FAILED else None,
-    )
-    return prediction
+    if status == PredictionStatus.QUEUED:
+        return PredictionFactory(model_version=model_version, created_at=then, **fields)
+    if status == PredictionStatus.RUNNING:
+        return PredictionFactory(running=True, model_version=model_version, started_at=then, **fields)
+    return PredictionFactory(failed=True, model_version=model_version, error="interrupted", finished_at=then, **fields)
 
 
 def test_only_predictions_stalled_longer_than_the_limits_are_found(model_version):
@@ -70,8 +67,7 @@ def test_with_the_broker_still_down_nothing_is_lost(model_version, monkeypatch, 
 
 
 def test_a_prediction_abandoned_by_a_killed_task_is_completed_once(model_version):
-    dead = stalled_prediction(model_version, status=PredictionStatus.RUNNING)
-    Prediction.objects.filter(pk=dead.pk).update(attempts=1)
+    dead = stalled_prediction(model_version, status=PredictionStatus.RUNNING, attempts=1)
     call_command("resend_predictions")
     dead.refresh_from_db()
     assert dead.status == PredictionStatus.SUCCEEDED and dead.attempts == 2

@@ -7,17 +7,16 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 
 from inference import services, tasks
-from inference.models import Prediction, PredictionStatus
+from inference.models import PredictionStatus
 
-from ..factories import LesionImageFactory
+from ..factories import PredictionFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def prediction(clinician, model_version):
-    image = LesionImageFactory(lesion__patient__owner=clinician)
-    return Prediction.objects.create(image=image, model_version=model_version)
+    return PredictionFactory(image__lesion__patient__owner=clinician, model_version=model_version)
 
 
 def test_task_options():
@@ -87,8 +86,8 @@ def test_a_finished_prediction_is_not_run_again(prediction, monkeypatch):
     assert prediction.error == "stopped by hand" and prediction.attempts == 0
 
 
-def test_a_prediction_whose_worker_keeps_dying_is_given_up(prediction):
-    Prediction.objects.filter(pk=prediction.pk).update(status=PredictionStatus.RUNNING, attempts=3)
+def test_a_prediction_whose_worker_keeps_dying_is_given_up():
+    prediction = PredictionFactory(running=True, attempts=3)
     assert tasks.run_prediction.apply(args=[prediction.pk]).get() == PredictionStatus.FAILED
     prediction.refresh_from_db()
     assert prediction.status == PredictionStatus.FAILED

@@ -12,7 +12,7 @@ from PIL import Image
 
 from inference.models import ModelVersion, Prediction, PredictionStatus
 
-from ..factories import LesionImageFactory, UserFactory
+from ..factories import LesionImageFactory, ModelVersionFactory, PatientShareFactory, PredictionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ def test_image_page_shows_the_result(analysed_image, clinician_client):
 
 def test_a_pending_prediction_is_polled_until_it_finishes(clinician, clinician_client, model_version):
     image = LesionImageFactory(lesion__patient__owner=clinician)
-    prediction = Prediction.objects.create(image=image, model_version=model_version)
+    prediction = PredictionFactory(image=image, model_version=model_version)
     page = clinician_client.get(image.get_absolute_url()).content.decode()
     poll_url = reverse("inference:image-analysis", args=[image.pk])
     assert f'data-poll-url="{poll_url}"' in page and "Queued with" in page
@@ -58,12 +58,12 @@ def test_a_pending_prediction_is_polled_until_it_finishes(clinician, clinician_c
     assert "Risk:" in state["html"] and "data-poll-url" not in state["html"]
 
 
-def test_a_failed_prediction_shows_its_reason(clinician, clinician_client, model_version):
+def test_a_failed_prediction_shows_its_reason(clinician, clinician_client):
     image = LesionImageFactory(lesion__patient__owner=clinician)
-    Prediction.objects.create(
+    PredictionFactory(
+        failed=True,
         image=image,
-        model_version=model_version,
-        status=PredictionStatus.FAILED,
+        model_version=ModelVersionFactory(is_active=True),
         error="The stored image could not be decoded.",
     )
     page = clinician_client.get(image.get_absolute_url()).content.decode()
@@ -83,7 +83,7 @@ def test_rerun_adds_a_prediction_and_keeps_the_history(analysed_image, clinician
 
 def test_only_the_owner_or_an_admin_reruns(analysed_image, clinician):
     colleague = UserFactory()
-    analysed_image.lesion.patient.shares.create(clinician=colleague, granted_by=clinician)
+    PatientShareFactory(patient=analysed_image.lesion.patient, clinician=colleague)
     client = Client()
     client.force_login(colleague)
     assert client.get(analysed_image.get_absolute_url()).status_code == 200
@@ -148,10 +148,9 @@ def test_admin_lists_predictions_with_previews_and_reruns(analysed_image, admin_
     assert analysed_image.predictions.count() == 2
 
 
-def test_admin_activates_a_model_version(admin_client_, model_version, models_dir):
-    from ..conftest import model_version_from_dir
-
-    newer = model_version_from_dir(models_dir, active=False, version="2.0.0")
+def test_admin_activates_a_model_version(admin_client_):
+    model_version = ModelVersionFactory(is_active=True)
+    newer = ModelVersionFactory()
     admin_client_.post(
         reverse("admin:inference_modelversion_changelist"), {"action": "activate", "_selected_action": [newer.pk]}
     )
@@ -170,7 +169,7 @@ def test_rerun_predictions_command(analysed_image, capsys, django_capture_on_com
 
 
 def test_after_a_rerun_the_page_polls_until_the_new_result_is_in(analysed_image, clinician_client, model_version):
-    Prediction.objects.create(image=analysed_image, model_version=model_version)  # queued, not yet run
+    PredictionFactory(image=analysed_image, model_version=model_version)  # queued, not yet run
     page = clinician_client.get(analysed_image.get_absolute_url()).content.decode()
     poll_url = reverse("inference:image-analysis", args=[analysed_image.pk])
     assert f'data-poll-url="{poll_url}"' in page

@@ -14,7 +14,7 @@ from notifications import selectors
 from notifications.models import Notification, NotificationKind
 from notifications.services import notification_mark_all_read, notification_mark_read, notification_send
 
-from ..factories import LesionFactory, UserFactory
+from ..factories import LesionFactory, NotificationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -150,8 +150,8 @@ def test_kind_and_event_are_required(lesion):
         send(lesion, event_key="")
 
 
-def test_mark_read_keeps_the_first_reading_and_is_for_the_recipient_only(clinician, other_clinician, notify):
-    notification = notify(clinician)
+def test_mark_read_keeps_the_first_reading_and_is_for_the_recipient_only(clinician, other_clinician):
+    notification = NotificationFactory(recipient=clinician)
     with pytest.raises(PermissionDenied):
         notification_mark_read(notification=notification, user=other_clinician)
     first = notification_mark_read(notification=notification, user=clinician).read_at
@@ -160,10 +160,10 @@ def test_mark_read_keeps_the_first_reading_and_is_for_the_recipient_only(clinici
     assert notification_mark_read(notification=notification, user=clinician).read_at == first
 
 
-def test_mark_all_read_touches_only_ones_own(clinician, other_clinician, notify):
-    notify(clinician)
-    notify(clinician)
-    notify(other_clinician)
+def test_mark_all_read_touches_only_ones_own(clinician, other_clinician):
+    NotificationFactory(recipient=clinician)
+    NotificationFactory(recipient=clinician)
+    NotificationFactory(recipient=other_clinician)
     assert selectors.unread_count(user=clinician) == 2
     assert notification_mark_all_read(user=clinician) == 2
     assert notification_mark_all_read(user=clinician) == 0

@@ -10,6 +10,8 @@ from django.test import Client, RequestFactory
 from notifications.context_processors import unread_count
 from notifications.models import Notification
 
+from ..factories import NotificationFactory
+
 pytestmark = pytest.mark.django_db
 
 CONTEXT_PROCESSOR = "notifications.context_processors.unread_count"
@@ -24,26 +26,26 @@ def with_unread_count(settings):
     settings.TEMPLATES = templates
 
 
-def test_the_list_shows_ones_own_newest_first(clinician, other_clinician, clinician_client, notify):
-    notify(clinician, title="Older one")
-    notify(clinician, title="Newer one")
-    notify(other_clinician, title="Olga's result")
+def test_the_list_shows_ones_own_newest_first(clinician, other_clinician, clinician_client):
+    NotificationFactory(recipient=clinician, title="Older one")
+    NotificationFactory(recipient=clinician, title="Newer one")
+    NotificationFactory(recipient=other_clinician, title="Olga's result")
     page = clinician_client.get("/notifications/").content.decode()
     assert page.index("Newer one") < page.index("Older one")
     assert "Olga" not in page
     assert page.count('class="notification unread"') == 2 and "Mark all read" in page
 
 
-def test_the_list_is_paginated(clinician, clinician_client, notify):
+def test_the_list_is_paginated(clinician, clinician_client):
     for number in range(30):
-        notify(clinician, title=f"Result {number:02d}")
+        NotificationFactory(recipient=clinician, title=f"Result {number:02d}")
     first = clinician_client.get("/notifications/").content.decode()
     assert "Result 29" in first and "Result 04" not in first and "Page 1 of 2" in first
     assert "Result 04" in clinician_client.get("/notifications/?page=2").content.decode()
 
 
-def test_opening_marks_read_and_goes_to_the_page(clinician, clinician_client, notify):
-    notification = notify(clinician, url="/lesions/7/")
+def test_opening_marks_read_and_goes_to_the_page(clinician, clinician_client):
+    notification = NotificationFactory(recipient=clinician, url="/lesions/7/")
     assert clinician_client.get(f"/notifications/{notification.pk}/open/").status_code == 405
     response = clinician_client.post(f"/notifications/{notification.pk}/open/")
     assert response.status_code == 302 and response["Location"] == "/lesions/7/"
@@ -53,17 +55,17 @@ def test_opening_marks_read_and_goes_to_the_page(clinician, clinician_client, no
     assert 'class="notification unread"' not in page and "Mark all read" not in page
 
 
-def test_anothers_notification_is_not_found(clinician, other_client, notify):
-    notification = notify(clinician)
+def test_anothers_notification_is_not_found(clinician, other_client):
+    notification = NotificationFactory(recipient=clinician)
     assert other_client.post(f"/notifications/{notification.pk}/open/").status_code == 404
     notification.refresh_from_db()
     assert notification.read_at is None
 
 
-def test_mark_all_read(clinician, other_clinician, clinician_client, notify):
-    notify(clinician)
-    notify(clinician)
-    notify(other_clinician)
+def test_mark_all_read(clinician, other_clinician, clinician_client):
+    NotificationFactory(recipient=clinician)
+    NotificationFactory(recipient=clinician)
+    NotificationFactory(recipient=other_clinician)
     response = clinician_client.post("/notifications/read-all/", follow=True)
     assert response.redirect_chain == [("/notifications/", 302)]
     assert "2 notifications marked read." in response.content.decode()
@@ -71,8 +73,8 @@ def test_mark_all_read(clinician, other_clinician, clinician_client, notify):
     assert Notification.objects.filter(recipient=other_clinician, read_at__isnull=True).count() == 1
 
 
-def test_actions_need_the_csrf_token(clinician, notify):
-    notification = notify(clinician)
+def test_actions_need_the_csrf_token(clinician):
+    notification = NotificationFactory(recipient=clinician)
     client = Client(enforce_csrf_checks=True)
     client.force_login(clinician)
     assert client.post(f"/notifications/{notification.pk}/open/").status_code == 403
@@ -81,8 +83,8 @@ def test_actions_need_the_csrf_token(clinician, notify):
     assert notification.read_at is None
 
 
-def test_anonymous_users_are_sent_to_log_in(clinician, notify):
-    notification = notify(clinician)
+def test_anonymous_users_are_sent_to_log_in(clinician):
+    notification = NotificationFactory(recipient=clinician)
     for response in (
         Client().get("/notifications/"),
         Client().post(f"/notifications/{notification.pk}/open/"),
@@ -91,19 +93,19 @@ def test_anonymous_users_are_sent_to_log_in(clinician, notify):
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
-def test_the_header_shows_the_unread_count(clinician, clinician_client, notify, with_unread_count):
+def test_the_header_shows_the_unread_count(clinician, clinician_client, with_unread_count):
     page = clinician_client.get("/notifications/").content.decode()
     assert 'href="/notifications/">Notifications</a>' in page  # no badge at zero
-    notify(clinician)
-    notify(clinician)
-    read = notify(clinician)
+    NotificationFactory(recipient=clinician)
+    NotificationFactory(recipient=clinician)
+    read = NotificationFactory(recipient=clinician)
     clinician_client.post(f"/notifications/{read.pk}/open/")
     page = clinician_client.get("/").content.decode()
     assert '<span class="badge badge-unread">2<span class="visually-hidden"> unread</span></span>' in page
 
 
-def test_the_unread_count_is_one_query_and_only_when_shown(clinician, notify, django_assert_num_queries):
-    notify(clinician)
+def test_the_unread_count_is_one_query_and_only_when_shown(clinician, django_assert_num_queries):
+    NotificationFactory(recipient=clinician)
     request = RequestFactory().get("/")
     request.user = clinician
     with django_assert_num_queries(0):
@@ -114,8 +116,8 @@ def test_the_unread_count_is_one_query_and_only_when_shown(clinician, notify, dj
     assert unread_count(request) == {}
 
 
-def test_the_admin_lists_notifications_read_only(clinician, admin_client_, clinician_client, notify):
-    notification = notify(clinician, title="High-risk result: mole")
+def test_the_admin_lists_notifications_read_only(clinician, admin_client_, clinician_client):
+    notification = NotificationFactory(recipient=clinician, title="High-risk result: mole")
     page = admin_client_.get("/admin/notifications/notification/?read=no").content.decode()
     assert "High-risk result: mole" in page
     assert admin_client_.get("/admin/notifications/notification/?read=yes").content.decode().count("mole") == 0

@@ -1,39 +1,37 @@
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
-from inference.models import Prediction, PredictionStatus
+from ..factories import RESULT_PROBABILITIES, LesionImageFactory, ModelVersionFactory, PredictionFactory
 
-from ..factories import LesionImageFactory
+#: The risk level of a result of each class when a test does not name one.
+USUAL_RISK = {"NV": "low", "MEL": "high", "BCC": "high"}
+
+
+@pytest.fixture
+def model_version(db):
+    """The active model version, as a row only: review tests never run the model."""
+    return ModelVersionFactory(is_active=True)
 
 
 @pytest.fixture
 def result(model_version):
     """``result(lesion=..., risk=..., predicted=..., finished=..., captured_on=...)``: a stored
-    image of the lesion with a succeeded prediction (rows only; no model run)."""
+    image of the lesion with a succeeded prediction of that class and risk level (rows and
+    files only; no model run). The risk defaults to the class's usual one (``USUAL_RISK``)."""
 
-    def make(*, lesion=None, risk="low", predicted="NV", finished=None, captured_on=None, version=None, **image):
+    def make(*, lesion=None, risk=None, predicted="NV", finished=None, captured_on=None, version=None, **image):
         if lesion is not None:
             image["lesion"] = lesion
         if captured_on is not None:
             image["captured_on"] = captured_on
-        picture = LesionImageFactory(**image)
-        probabilities = {"BCC": 0.1, "MEL": 0.1, "NV": 0.8}
-        return Prediction.objects.create(
-            image=picture,
+        prediction = {"finished_at": finished} if finished is not None else {}
+        return PredictionFactory(
+            succeeded=True,
+            image=LesionImageFactory(**image),
             model_version=version or model_version,
-            status=PredictionStatus.SUCCEEDED,
-            probability_bcc=probabilities["BCC"],
-            probability_mel=probabilities["MEL"],
-            probability_nv=probabilities["NV"],
-            predicted_class=predicted,
-            malignant=predicted in ("BCC", "MEL"),
-            risk_level=risk,
-            heatmap="heatmaps/x.jpg",
-            raw_map="heatmaps/x.npy",
-            heatmap_class=predicted,
-            finished_at=finished or timezone.now(),
+            probabilities=RESULT_PROBABILITIES[predicted, risk or USUAL_RISK[predicted]],
+            **prediction,
         )
 
     return make

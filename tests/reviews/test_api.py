@@ -6,7 +6,7 @@ import pytest
 
 from reviews.models import Histopathology, Review
 
-from ..factories import LesionFactory
+from ..factories import LesionFactory, ReviewFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,14 +43,7 @@ def test_clinicians_cannot_review_and_see_reviews_of_their_cases_only(
     own = result(lesion__patient__owner=clinician)
     other = result(lesion__patient__owner=other_clinician)
     for prediction in (own, other):
-        Review.objects.create(
-            lesion=prediction.image.lesion,
-            prediction=prediction,
-            reviewer=reviewer,
-            agrees_with_model=True,
-            diagnosis="NV",
-            action="discharge",
-        )
+        ReviewFactory(prediction=prediction, reviewer=reviewer, diagnosis="NV", action="discharge")
     api = api_client_for(clinician)
     assert [r["lesion"] for r in api.get("/api/v1/reviews/").json()["results"]] == [own.image.lesion_id]
     hidden = Review.objects.get(prediction=other)

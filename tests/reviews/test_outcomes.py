@@ -8,13 +8,13 @@ import pytest
 
 from reviews import selectors, services
 
-from ..conftest import model_version_from_dir
+from ..factories import ModelVersionFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def example(reviewer, result, models_dir, model_version):
+def example(reviewer, result, model_version):
     """Six lesions of the active model and one of another version.
 
     model  reviewer           histopathology
@@ -48,7 +48,7 @@ def example(reviewer, result, models_dir, model_version):
                 diagnosed_on=datetime.date(2026, 3, 1),
                 report="r",
             )
-    other = model_version_from_dir(models_dir, active=False, version="0.0.9")
+    other = ModelVersionFactory()
     prediction = result(predicted="MEL", version=other)
     lesion = prediction.image.lesion
     services.review_create(

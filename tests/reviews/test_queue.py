@@ -7,10 +7,9 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from inference.models import Prediction, PredictionStatus
 from reviews import selectors, services
 
-from ..factories import LesionFactory, LesionImageFactory, UserFactory
+from ..factories import LesionFactory, LesionImageFactory, PredictionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -100,9 +99,9 @@ def test_a_case_with_images_still_without_a_result_is_flagged(reviewer, reviewer
     complete = result(risk="medium", captured_on=datetime.date(2026, 6, 1)).image.lesion
     lesion = covered.image.lesion
     newer = LesionImageFactory(lesion=lesion, captured_on=datetime.date(2026, 9, 1))
-    Prediction.objects.create(image=newer, model_version=model_version, status=PredictionStatus.FAILED, error="x")
+    PredictionFactory(failed=True, image=newer, model_version=model_version)
     older = LesionImageFactory(lesion=complete, captured_on=datetime.date(2025, 1, 1))  # before the result: fine
-    Prediction.objects.create(image=older, model_version=model_version, status=PredictionStatus.FAILED, error="x")
+    PredictionFactory(failed=True, image=older, model_version=model_version)
 
     flags = {entry.pk: entry.awaiting_results for entry in selectors.review_queue(user=reviewer)}
     assert flags == {lesion.pk: True, complete.pk: False}
@@ -119,7 +118,7 @@ def test_a_case_with_images_still_without_a_result_is_flagged(reviewer, reviewer
 
     # A second image of the reviewed visit, still queued, is not covered either.
     same_visit = LesionImageFactory(lesion=complete, captured_on=datetime.date(2026, 6, 1))
-    Prediction.objects.create(image=same_visit, model_version=model_version)
+    PredictionFactory(image=same_visit, model_version=model_version)
     assert {entry.pk: entry.awaiting_results for entry in selectors.review_queue(user=reviewer)}[complete.pk] is True
 
 
@@ -127,7 +126,7 @@ def test_the_admin_bulk_agree_skips_a_case_with_images_without_a_result(admin_cl
     low = result(risk="low")
     lesion = low.image.lesion
     pending = LesionImageFactory(lesion=lesion, captured_on=low.image.captured_on)
-    Prediction.objects.create(image=pending, model_version=model_version)  # still queued
+    PredictionFactory(image=pending, model_version=model_version)  # still queued
     page = admin_client_.get("/admin/reviews/reviewqueueitem/").content.decode()
     assert "Images without a result" in page  # the column
     response = admin_client_.post(
