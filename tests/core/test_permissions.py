@@ -234,3 +234,14 @@ def test_the_care_team_and_admins_open_the_edit_forms(world, role):
     client = client_for(user_for(role, world))
     for url in form_urls(world):
         assert client.get(url).status_code == 200, (role, url)
+
+
+@pytest.mark.parametrize(
+    ("role", "queue", "admin"),
+    [("owner", False, False), ("reviewer", True, False), ("admin", True, True)],
+)
+def test_the_navigation_offers_the_queue_and_the_admin_by_role(world, role, queue, admin):
+    home = page(client_for(user_for(role, world)), reverse("cases:patient-list"))
+    assert (f'href="{reverse("reviews:queue")}"' in home) is queue
+    assert (f'href="{reverse("reviews:outcomes")}"' in home) is queue
+    assert (f'href="{reverse("admin:index")}"' in home) is admin
