@@ -55,6 +55,7 @@ def verified_path(path: Path | str, *, sha256: str, models_dir: Path | None = No
 class EngineOutput:
     logits: np.ndarray  # (classes,)
     class_maps: np.ndarray  # (h, w, classes): Σ_k W[k, c] A_k, before ReLU
+    features: np.ndarray | None = None  # (D,) the pooled features, when the export has that output
 
 
 def softmax(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
@@ -73,7 +74,11 @@ def normalised_cam(class_maps: np.ndarray, class_index: int) -> np.ndarray:
 
 
 class LiteRTEngine:
-    """A LiteRT interpreter of an exported model with outputs (logits, class maps)."""
+    """A LiteRT interpreter of an exported model with outputs (logits, class maps[, features]).
+
+    Outputs are told apart by shape, not order or name: 4-D is the class maps, 2-D with as many
+    columns as the maps have classes is the logits, and another 2-D output is the pooled
+    features (exports before issue 14 have none: ``features`` is then None)."""
 
     def __init__(self, path: Path, *, num_threads: int = 1) -> None:
         from ai_edge_litert.interpreter import Interpreter
@@ -84,8 +89,14 @@ class LiteRTEngine:
         self._input_index = input_detail["index"]
         self.input_size = int(input_detail["shape"][1])
         outputs = self._interpreter.get_output_details()
-        self._logits_index = next(o["index"] for o in outputs if len(o["shape"]) == 2)
-        self._maps_index = next(o["index"] for o in outputs if len(o["shape"]) == 4)
+        maps = next(o for o in outputs if len(o["shape"]) == 4)
+        classes = int(maps["shape"][-1])
+        flat = [o for o in outputs if len(o["shape"]) == 2]
+        self._maps_index = maps["index"]
+        self._logits_index = next(o["index"] for o in flat if int(o["shape"][-1]) == classes)
+        others = [o for o in flat if int(o["shape"][-1]) != classes]
+        self._features_index = others[0]["index"] if others else None
+        self.feature_dimensions = int(others[0]["shape"][-1]) if others else None
         self._lock = threading.Lock()  # an interpreter is not safe to share between threads
 
     def run(self, image: np.ndarray) -> EngineOutput:
@@ -95,4 +106,9 @@ class LiteRTEngine:
             self._interpreter.invoke()
             logits = self._interpreter.get_tensor(self._logits_index)[0].copy()
             class_maps = self._interpreter.get_tensor(self._maps_index)[0].copy()
-        return EngineOutput(logits=logits, class_maps=class_maps)
+            features = (
+                self._interpreter.get_tensor(self._features_index)[0].copy()
+                if self._features_index is not None
+                else None
+            )
+        return EngineOutput(logits=logits, class_maps=class_maps, features=features)

@@ -26,6 +26,7 @@ from .engine import CAM_EPSILON
 GRADCAM_LAYER = "out_relu"
 LOGITS_LAYER = "logits"
 CLASS_MAPS_LAYER = "class_maps"
+FEATURES_LAYER = "pool"  # GlobalAveragePooling2D: the pooled features of the OOD statistics
 
 
 def build_classifier(
@@ -42,7 +43,7 @@ def build_classifier(
     backbone = keras.applications.MobileNetV2(
         input_shape=(input_size, input_size, 3), alpha=alpha, include_top=False, weights=None
     )
-    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(backbone.output)
+    pooled = keras.layers.GlobalAveragePooling2D(name=FEATURES_LAYER)(backbone.output)
     dropped = keras.layers.Dropout(dropout, name="dropout")(pooled)
     logits = keras.layers.Dense(num_classes, name=LOGITS_LAYER)(dropped)
     return keras.Model(backbone.input, logits, name=f"skinportal_mobilenetv2_{alpha:g}_{input_size}")
@@ -79,14 +80,21 @@ def load_backbone_weights(model: keras.Model, h5_path: Path) -> int:
 
 
 def runtime_model(model: keras.Model) -> keras.Model:
-    """The serving form: the same network with two outputs, the logits and every class's map
-    Σ_k W[k, c]·A_k (a 1×1 convolution with the head's weights) over ``out_relu``."""
+    """The serving form: the same network with three outputs, the logits, every class's map
+    Σ_k W[k, c]·A_k (a 1×1 convolution with the head's weights) over ``out_relu``, and the pooled
+    features (the GlobalAveragePooling2D output, for the OOD statistics of :mod:`skinml.ood`)."""
     features = model.get_layer(GRADCAM_LAYER).output
     kernel, _bias = model.get_layer(LOGITS_LAYER).get_weights()
     class_maps_layer = keras.layers.Conv2D(kernel.shape[1], 1, use_bias=False, name=CLASS_MAPS_LAYER)
     class_maps = class_maps_layer(features)
     class_maps_layer.set_weights([kernel[None, None, :, :]])
-    return keras.Model(model.input, [model.output, class_maps], name=f"{model.name}_runtime")
+    pooled = model.get_layer(FEATURES_LAYER).output
+    return keras.Model(model.input, [model.output, class_maps, pooled], name=f"{model.name}_runtime")
+
+
+def features_model(model: keras.Model) -> keras.Model:
+    """The classifier's input to its pooled features (the Keras reference for the export)."""
+    return keras.Model(model.input, model.get_layer(FEATURES_LAYER).output)
 
 
 def export_runtime(model: keras.Model, path: Path) -> None:

@@ -1,0 +1,162 @@
+"""Out-of-distribution scores of the classifier's own output: the energy of its logits and the
+Mahalanobis distance of its pooled features from the training classes, with their statistics
+(fitted on the training split) and thresholds (calibrated on the validation split).
+
+Both scores are oriented so that HIGHER means MORE UNUSUAL. NumPy only.
+
+- Energy (Liu et al. 2020): E(x) = −T·logsumexp(f(x)/T). In-distribution inputs get large
+  logits, hence a low (very negative) energy.
+- Mahalanobis (Lee et al. 2018): min over classes c of sqrt((z − μ_c)ᵀ Σ⁻¹ (z − μ_c)) with the
+  pooled within-class covariance Σ of the training features, shrunk towards a scaled identity
+  (Ledoit–Wolf style, fixed weight) so that 1280 dimensions from ~2,000 images stay invertible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+SCORES = ("energy", "mahalanobis")
+#: Weight of the scaled identity in the shrunk covariance: (1 − s)·Σ + s·(tr Σ / D)·I.
+SHRINKAGE = 0.1
+
+
+@dataclass(frozen=True)
+class OODStatistics:
+    class_means: np.ndarray  # (classes, D)
+    precision: np.ndarray  # (D, D): inverse of the shrunk pooled within-class covariance
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+    # {"energy": {"warning": t, "rejected": t2}, "mahalanobis": {...}}; scores ABOVE are flagged
+
+    def save(self, path: Path) -> None:
+        """An ``.npz`` (no pickles): the arrays and one float array per threshold."""
+        arrays = {"class_means": self.class_means, "precision": self.precision}
+        for score, levels in self.thresholds.items():
+            for level, value in levels.items():
+                arrays[f"threshold__{score}__{level}"] = np.array(value, dtype=np.float64)
+        with Path(path).open("wb") as handle:
+            np.savez(handle, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> OODStatistics:
+        with np.load(Path(path), allow_pickle=False) as data:
+            thresholds: dict[str, dict[str, float]] = {}
+            for key in data.files:
+                if key.startswith("threshold__"):
+                    _, score, level = key.split("__")
+                    thresholds.setdefault(score, {})[level] = float(data[key])
+            return cls(
+                class_means=data["class_means"].astype(np.float64),
+                precision=data["precision"].astype(np.float64),
+                thresholds=thresholds,
+            )
+
+    @property
+    def dimensions(self) -> int:
+        return int(self.class_means.shape[1])
+
+
+def energy_score(logits: np.ndarray, *, temperature: float = 1.0) -> float | np.ndarray:
+    """The energy −T·logsumexp(logits/T) of one logit vector (a float) or of each row of an
+    (n, classes) array. HIGHER = MORE UNUSUAL (an in-distribution image has a confident, large
+    logit and a low energy)."""
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    top = scaled.max(axis=-1, keepdims=True)
+    lse = np.log(np.exp(scaled - top).sum(axis=-1)) + top[..., 0]
+    energy = -temperature * lse
+    return float(energy) if np.ndim(energy) == 0 else energy
+
+
+def mahalanobis_score(statistics: OODStatistics, features: np.ndarray) -> float | np.ndarray:
+    """The smallest Mahalanobis distance over the classes of one feature vector (D,) (a float) or
+    of each row of (n, D). HIGHER = MORE UNUSUAL."""
+    features = np.asarray(features, dtype=np.float64)
+    single = features.ndim == 1
+    rows = np.atleast_2d(features)
+    distances = []
+    for mean in statistics.class_means:
+        centred = rows - mean
+        distances.append(np.einsum("ij,jk,ik->i", centred, statistics.precision, centred))
+    score = np.sqrt(np.maximum(np.min(distances, axis=0), 0.0))
+    return float(score[0]) if single else score
+
+
+def fit_statistics(*, features: np.ndarray, labels: np.ndarray, num_classes: int) -> OODStatistics:
+    """Class means and the shrunk pooled within-class precision of the (training) ``features``
+    (n, D) with integer ``labels``; no thresholds until :func:`calibrate_thresholds`."""
+    features = np.asarray(features, dtype=np.float64)
+    labels = np.asarray(labels, dtype=int)
+    dims = features.shape[1]
+    means = np.zeros((num_classes, dims))
+    centred = np.empty_like(features)
+    for c in range(num_classes):
+        members = labels == c
+        if not members.any():
+            raise ValueError(f"class {c} has no training features")
+        means[c] = features[members].mean(axis=0)
+        centred[members] = features[members] - means[c]
+    covariance = centred.T @ centred / max(len(features) - num_classes, 1)
+    scale = np.trace(covariance) / dims
+    shrunk = (1 - SHRINKAGE) * covariance + SHRINKAGE * scale * np.eye(dims)
+    precision = np.linalg.inv(shrunk)
+    return OODStatistics(class_means=means, precision=(precision + precision.T) / 2, thresholds={})
+
+
+def ood_scores(
+    statistics: OODStatistics, *, logits: np.ndarray, features: np.ndarray, temperature: float = 1.0
+) -> dict[str, np.ndarray]:
+    """Both scores of each row of ``logits`` (n, classes) and ``features`` (n, D)."""
+    return {
+        "energy": np.atleast_1d(energy_score(logits, temperature=temperature)),
+        "mahalanobis": np.atleast_1d(mahalanobis_score(statistics, features)),
+    }
+
+
+def calibrate_thresholds(
+    statistics: OODStatistics,
+    *,
+    logits: np.ndarray,
+    features: np.ndarray,
+    temperature: float = 1.0,
+    rejected_rate: float = 0.05,
+    warning_rate: float = 0.10,
+) -> OODStatistics:
+    """Thresholds from in-distribution (VALIDATION) images: "rejected" above the
+    (1 − rejected_rate) quantile of each score and "warning" above the (1 − warning_rate) one, so
+    at most ``rejected_rate`` of these images are rejected by any single score. (The gate rejects
+    when either score passes, so the combined rate can be up to twice that; the measured rates
+    go into the model card.)"""
+    if not 0 < rejected_rate <= warning_rate < 1:
+        raise ValueError("need 0 < rejected_rate <= warning_rate < 1")
+    scores = ood_scores(statistics, logits=logits, features=features, temperature=temperature)
+    thresholds = {}
+    for name, values in scores.items():
+        # "higher" quantile: the threshold is a real score, and strictly fewer than the rate exceed it
+        rejected = float(np.quantile(values, 1 - rejected_rate, method="higher"))
+        warning = float(np.quantile(values, 1 - warning_rate, method="higher"))
+        thresholds[name] = {"warning": warning, "rejected": rejected}
+    return replace(statistics, thresholds=thresholds)
+
+
+def flag_rates(
+    statistics: OODStatistics, *, logits: np.ndarray, features: np.ndarray, temperature: float = 1.0
+) -> dict[str, float]:
+    """Fraction of images each score flags ("<score>_rejected", "<score>_warning", and
+    "rejected" / "warning_or_worse" by either score): for the model card."""
+    scores = ood_scores(statistics, logits=logits, features=features, temperature=temperature)
+    n = len(scores["energy"])
+    any_rejected = np.zeros(n, dtype=bool)
+    any_warning = np.zeros(n, dtype=bool)
+    rates: dict[str, float] = {"images": n}
+    for name, values in scores.items():
+        levels = statistics.thresholds[name]
+        rejected, warning = values > levels["rejected"], values > levels["warning"]
+        any_rejected |= rejected
+        any_warning |= warning
+        rates[f"{name}_rejected"] = round(float(rejected.mean()), 5)
+        rates[f"{name}_warning_or_worse"] = round(float(warning.mean()), 5)
+    rates["rejected"] = round(float(any_rejected.mean()), 5)
+    rates["warning_or_worse"] = round(float(any_warning.mean()), 5)
+    return rates
