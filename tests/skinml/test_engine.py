@@ -129,3 +129,26 @@ def test_the_bundled_models_map_follows_a_real_lesion_when_it_is_moved():
             columns = (np.arange(cam.shape[1]) + 0.5) / cam.shape[1]
             centres.append(float((cam.sum(axis=0) * columns).sum() / cam.sum()))
         assert centres[0] < 0.4 < 0.5 < centres[1], (image_id, centres)
+
+
+def test_runtime_features_match_the_keras_pooled_features(test_model_dir, runtime):
+    from skinml import keras_model
+
+    model = keras_model.load_classifier(next(test_model_dir.glob("*.keras")))
+    probe = np.random.default_rng(5).uniform(-1.0, 1.0, (1, 224, 224, 3)).astype(np.float32)
+    output = runtime.run(probe[0])
+    expected = np.asarray(keras_model.features_model(model)(probe, training=False))[0]
+    assert output.features is not None and output.features.shape == (1280,) == expected.shape
+    assert runtime.feature_dimensions == 1280
+    assert np.abs(output.features - expected).max() <= 1e-3
+
+
+def test_an_export_without_the_features_output_still_runs():
+    """The bundled 1.0.0 export predates the features output: logits and maps, features None."""
+    bundled = ROOT / "models" / "skinportal-mobilenetv2-1.0.0.tflite"
+    if not bundled.is_file():
+        pytest.skip(f"needs the bundled model {bundled}")
+    engine = LiteRTEngine(bundled)
+    output = engine.run(np.zeros((224, 224, 3), dtype=np.float32))
+    assert output.features is None and engine.feature_dimensions is None
+    assert output.logits.shape == (3,) and output.class_maps.shape[-1] == 3
