@@ -39,6 +39,7 @@ from .data import (
 from .engine import sha256_of_file, softmax
 from .metrics import compute_metrics
 from .preprocessing import PREPROCESSING_ID
+from .quality_fit import fit_quality_gate
 from .risk import HIGH_RULE, MEDIUM_RULE, RISK_RULE, choose_thresholds
 
 if TYPE_CHECKING:
@@ -130,6 +131,15 @@ def train(*, config: TrainingConfig, log: Log = print) -> TrainingResult:
         target_mel_sensitivity=config.target_mel_sensitivity,
         target_malignant_sensitivity=config.target_malignant_sensitivity,
     )
+    quality = fit_quality_gate_step(
+        model=model,
+        dataset=dataset,
+        arrays=arrays,
+        keras_path=keras_path,
+        config=config,
+        calibration=calibration,
+        log=log,
+    )
     validation_metrics = compute_metrics(
         probabilities=calibration.probabilities,
         labels=arrays.labels["validation"],
@@ -148,6 +158,7 @@ def train(*, config: TrainingConfig, log: Log = print) -> TrainingResult:
         validation_metrics=validation_metrics,
         seconds=round(time.monotonic() - started, 1),
     )
+    card["quality"] = quality
     card_path = card_path_for(keras_path)
     write_card(card=card, path=card_path)
     log(f"Wrote {keras_path}, {runtime_path.name}, {card_path.name} in {card['training']['seconds']:.0f} s")
@@ -332,6 +343,36 @@ def calibrate_temperature(*, model: keras.Model, arrays: TrainingArrays, config:
         nll_before=negative_log_likelihood(logits=logits, labels=labels),
         nll_after=negative_log_likelihood(logits=logits, labels=labels, temperature=temperature),
         ece_before=expected_calibration_error(probabilities=softmax(logits), labels=labels),
+    )
+
+
+def fit_quality_gate_step(
+    *,
+    model: keras.Model,
+    dataset: Dataset,
+    arrays: TrainingArrays,
+    keras_path: Path,
+    config: TrainingConfig,
+    calibration: Calibration,
+    log: Log,
+) -> dict:
+    """The out-of-scope gate (:func:`skinml.quality_fit.fit_quality_gate`): OOD statistics on the
+    training split, thresholds on validation, flag rates on validation and test (the test images
+    are loaded here only to measure those rates), ``<model>.ood.npz`` beside the model."""
+    test_ids = dataset.split["test"]
+    images = dict(arrays.images)
+    labels = dict(arrays.labels)
+    if test_ids:
+        images["test"] = load_image_cache(paths=[dataset.files[i] for i in test_ids], size=config.image_size)
+        labels["test"] = np.array([CLASSES.index(dataset.images[i].label) for i in test_ids], dtype=np.int64)
+    return fit_quality_gate(
+        model=model,
+        keras_path=keras_path,
+        images=images,
+        labels=labels,
+        temperature=calibration.temperature,
+        batch_size=config.batch_size,
+        log=log,
     )
 
 

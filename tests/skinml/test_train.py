@@ -6,12 +6,16 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from skinml.card import validated_card
 from skinml.classes import CLASSES
+from skinml.engine import LiteRTEngine, sha256_of_file
 from skinml.evaluate import add_metrics_to_card, evaluate, target_from_keras_path
+from skinml.ood import OODStatistics
 from skinml.preprocessing import PREPROCESSING_ID
+from skinml.quality_fit import fit_for_existing_model
 from skinml.train import TrainingConfig, train
 
 from .tiny_data import tiny_dataset
@@ -63,6 +67,14 @@ def test_train_then_evaluate_end_to_end(tmp_path):
     assert card["calibration"]["validation_ece_after"] == round(card["metrics"]["validation"]["ece"], 5)
     assert card["hyperparameters"]["init_weights"] == "random"
     assert [phase["phase"] for phase in card["training"]["phases"]] == ["head", "fine-tune"]
+    quality = card["quality"]
+    ood_file = output.with_name(quality["ood_file"])
+    assert ood_file == output.with_suffix(".ood.npz") and quality["ood_sha256"] == sha256_of_file(ood_file)
+    statistics = OODStatistics.load(ood_file)
+    assert set(statistics.thresholds) == {"energy", "mahalanobis"} and statistics.dimensions == 1280
+    assert set(quality["ood_flag_rates"]) == {"train", "validation", "test"}
+    assert quality["ood_flag_rates"]["validation"]["energy_rejected"] <= 0.05 + 1e-9
+    assert LiteRTEngine(result.runtime_path).run(np.zeros((64, 64, 3), np.float32)).features.shape == (1280,)
     assert lines[0] == f"30 labelled images found (0 labelled ids have no file in {folder})"
     assert lines[-1].startswith(f"Wrote {output}, tiny-0.0.1.tflite, tiny-0.0.1.card.json in ")
 
@@ -95,6 +107,15 @@ def test_train_then_evaluate_end_to_end(tmp_path):
     )
     assert metrics["n"] == len(card["split"]["test_ids"])
     assert "confidence_intervals" not in metrics
+
+    # The gate fitted afterwards for the trained model, in another folder, from its card's split.
+    refit = tmp_path / "refit"
+    card_path = fit_for_existing_model(output, folder, labels, output_dir=refit, log=lines.append)
+    assert "Recomputed the card's split: " in "\n".join(lines)
+    refitted = json.loads(card_path.read_text())
+    for score, levels in card["quality"]["ood_thresholds"].items():
+        assert refitted["quality"]["ood_thresholds"][score] == pytest.approx(levels, rel=1e-4)
+    assert (refit / "tiny-0.0.1.tflite").is_file() and (refit / "tiny-0.0.1.ood.npz").is_file()
 
 
 def test_too_few_images_are_refused_before_any_training(tmp_path):
