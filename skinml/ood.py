@@ -123,21 +123,30 @@ def calibrate_thresholds(
     rejected_rate: float = 0.05,
     warning_rate: float = 0.10,
 ) -> OODStatistics:
-    """Thresholds from in-distribution (VALIDATION) images: "rejected" above the
-    (1 − rejected_rate) quantile of each score and "warning" above the (1 − warning_rate) one, so
-    at most ``rejected_rate`` of these images are rejected by any single score. (The gate rejects
-    when either score passes, so the combined rate can be up to twice that; the measured rates
-    go into the model card.)"""
+    """Thresholds from in-distribution (VALIDATION) images such that at most ``rejected_rate`` of
+    them pass a "rejected" threshold of EITHER score (and at most ``warning_rate`` a "warning"
+    one): each score's threshold is its k-th largest value, with the largest k (the same for both
+    scores) whose union of flagged images stays within the rate."""
     if not 0 < rejected_rate <= warning_rate < 1:
         raise ValueError("need 0 < rejected_rate <= warning_rate < 1")
     scores = ood_scores(statistics, logits=logits, features=features, temperature=temperature)
-    thresholds = {}
-    for name, values in scores.items():
-        # "higher" quantile: the threshold is a real score, and strictly fewer than the rate exceed it
-        rejected = float(np.quantile(values, 1 - rejected_rate, method="higher"))
-        warning = float(np.quantile(values, 1 - warning_rate, method="higher"))
-        thresholds[name] = {"warning": warning, "rejected": rejected}
+    levels = {"rejected": _joint_thresholds(scores, rejected_rate), "warning": _joint_thresholds(scores, warning_rate)}
+    thresholds = {name: {level: levels[level][name] for level in ("warning", "rejected")} for name in scores}
     return replace(statistics, thresholds=thresholds)
+
+
+def _joint_thresholds(scores: dict[str, np.ndarray], rate: float) -> dict[str, float]:
+    n = len(next(iter(scores.values())))
+    budget = int(np.floor(rate * n))
+    descending = {name: np.sort(values)[::-1] for name, values in scores.items()}
+    for k in range(budget, -1, -1):
+        chosen = {name: float(values[min(k, n - 1)]) for name, values in descending.items()}
+        flagged = np.zeros(n, dtype=bool)
+        for name, values in scores.items():
+            flagged |= values > chosen[name]
+        if flagged.sum() <= budget:
+            return chosen
+    return {name: float(values[0]) for name, values in descending.items()}
 
 
 def flag_rates(

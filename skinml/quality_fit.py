@@ -98,8 +98,8 @@ def quality_card_section(*, path: Path, thresholds: dict, rates: dict) -> dict:
         "method": (
             "energy -T*logsumexp(logits/T) at the card's temperature and min-over-classes Mahalanobis distance "
             "of the pooled features (class means and shrunk pooled within-class covariance of the TRAINING split); "
-            f"thresholds on the VALIDATION split: rejected above its {1 - REJECTED_RATE:.0%} quantile, warning above "
-            f"its {1 - WARNING_RATE:.0%} quantile, per score; higher = more unusual"
+            f"thresholds on the VALIDATION split such that at most {REJECTED_RATE:.0%} of its images are rejected and "
+            f"{WARNING_RATE:.0%} warned by either score; higher = more unusual"
         ),
         "ood_thresholds": thresholds,
         "ood_flag_rates": rates,
