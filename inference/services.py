@@ -40,8 +40,8 @@ from skinml.classes import CLASSES, MALIGNANT_CLASSES
 from skinml.engine import ModelFileError, normalised_cam, sha256_of_file, softmax
 from skinml.preprocessing import load_rgb, preprocess
 
-from .models import ModelVersion, Prediction, PredictionStatus, RiskLevel
-from .runtime import get_engine, models_dir
+from .models import ModelVersion, Prediction, PredictionStatus, QualityStatus, RiskLevel
+from .runtime import get_engine, get_quality_statistics, models_dir
 
 if TYPE_CHECKING:
     from cases.models import LesionImage
@@ -243,7 +243,9 @@ class _Result:
     raw_map_npy: bytes
     preprocess_ms: float
     inference_ms: float
+    quality_ms: float
     overlay_ms: float
+    quality: dict  # skinml.quality.QualityVerdict.as_dict(): {"status", "reasons", "scores"}
 
 
 class UnreadableImage(Exception):
@@ -262,8 +264,12 @@ def _read_image(image: LesionImage) -> Image.Image:
 
 
 def _compute(prediction: Prediction) -> _Result:
+    # Imported here until skinml.gate is merged (issue 14); then at the top.
+    from skinml import gate
+
     model_version = prediction.model_version
     engine = get_engine(model_version)
+    statistics = get_quality_statistics(model_version)
     started = time.perf_counter()
     rgb = _read_image(prediction.image)
     model_input = preprocess(rgb, size=model_version.input_size)
@@ -273,6 +279,15 @@ def _compute(prediction: Prediction) -> _Result:
     class_index = int(np.argmax(probabilities))
     cam = normalised_cam(output.class_maps, class_index)
     after_inference = time.perf_counter()
+    verdict = gate.assess(
+        rgb=np.asarray(rgb),
+        logits=output.logits,
+        # EngineOutput.features is None for older exports (and absent until skinml's is merged).
+        features=getattr(output, "features", None),
+        statistics=statistics,
+        temperature=model_version.temperature,
+    )
+    after_quality = time.perf_counter()
     picture = heatmaps.overlay(np.asarray(rgb), cam)
     heatmap_jpeg = heatmaps.encode_jpeg(picture)
     after_overlay = time.perf_counter()
@@ -286,7 +301,9 @@ def _compute(prediction: Prediction) -> _Result:
         raw_map_npy=raw.getvalue(),
         preprocess_ms=(after_preprocess - started) * 1000,
         inference_ms=(after_inference - after_preprocess) * 1000,
-        overlay_ms=(after_overlay - after_inference) * 1000,
+        quality_ms=(after_quality - after_inference) * 1000,
+        overlay_ms=(after_overlay - after_quality) * 1000,
+        quality=verdict.as_dict(),
     )
 
 
@@ -380,13 +397,18 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
             locked.heatmap_class = result.heatmap_class
             locked.preprocess_ms = result.preprocess_ms
             locked.inference_ms = result.inference_ms
+            locked.quality_ms = result.quality_ms
             locked.overlay_ms = result.overlay_ms
+            locked.quality_status = QualityStatus(result.quality["status"])
+            locked.quality = result.quality
             locked.total_ms = (time.perf_counter() - begun) * 1000
             locked.status = PredictionStatus.SUCCEEDED
             locked.error = ""
             locked.finished_at = timezone.now()
             locked.save()
-            if locked.risk_level == RiskLevel.HIGH and not _image_was_high_risk(locked):
+            if locked.is_withheld:
+                _notify_new_image_needed(locked)
+            elif locked.risk_level == RiskLevel.HIGH and not _image_was_high_risk(locked):
                 _notify_high_risk(locked)
             return locked
     except BaseException:
@@ -399,7 +421,8 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
 def _image_was_high_risk(prediction: Prediction) -> bool:
     """A re-run or another model version that says "high" again is not news to the owner."""
     return (
-        Prediction.objects.filter(image_id=prediction.image_id, risk_level=RiskLevel.HIGH)
+        Prediction.objects.shown()
+        .filter(image_id=prediction.image_id, risk_level=RiskLevel.HIGH)
         .exclude(pk=prediction.pk)
         .exists()
     )
@@ -423,8 +446,33 @@ def _notify_high_risk(prediction: Prediction) -> None:
     )
 
 
+def _notify_new_image_needed(prediction: Prediction) -> None:
+    """Tell the patient's owner that the model could not judge an image (the quality gate
+    withheld the result), with the reasons in plain words; never a risk or a class."""
+    image = Prediction.objects.select_related("image__lesion__patient__owner").get(pk=prediction.pk).image
+    lesion = image.lesion
+    reasons = "; ".join(reason["message"] for reason in prediction.quality_reasons) or "the image could not be judged"
+    notification_send(
+        recipient=lesion.patient.owner,
+        kind=NotificationKind.NEW_IMAGE_NEEDED,
+        title=f"New image needed: {lesion.label}",
+        body=f"The model could not judge a new image of this lesion ({reasons}). Please take a new one.",
+        url=image.get_absolute_url(),
+        lesion=lesion,
+        event_key=f"prediction:{prediction.pk}",
+    )
+
+
 class HeatmapUnavailable(Exception):
-    """The prediction has no heatmap: it has not succeeded (yet, or ever)."""
+    """The prediction has no heatmap: it has not succeeded (yet, or ever), or its result is
+    withheld from the user (``ResultWithheld``)."""
+
+
+class ResultWithheld(HeatmapUnavailable):
+    """The quality gate withheld this result's figures and the user may not see them (409)."""
+
+    def __init__(self, message: str = "withheld: the model could not judge this image, so its result is not shown."):
+        super().__init__(message)
 
 
 def heatmap_render(*, prediction: Prediction, class_label: str | None = None, opacity: float | None = None) -> bytes:
@@ -449,12 +497,15 @@ def heatmap_render(*, prediction: Prediction, class_label: str | None = None, op
 
 
 def prediction_heatmap(
-    *, prediction: Prediction, class_label: str | None = None, opacity: float | None = None
+    *, prediction: Prediction, user: User, class_label: str | None = None, opacity: float | None = None
 ) -> FieldFile | bytes:
     """The heatmap the web page and the API both serve: the stored overlay (a file, to stream or
     sign) when the prediction's own class at the default opacity is asked for, otherwise a JPEG
-    rendered by ``heatmap_render``. Raises HeatmapUnavailable (not succeeded), ValidationError
-    (class or opacity) and UnreadableImage (the stored image cannot be decoded)."""
+    rendered by ``heatmap_render``. Raises HeatmapUnavailable (not succeeded), ResultWithheld
+    (withheld by the quality gate and ``user`` may not see it), ValidationError (class or
+    opacity) and UnreadableImage (the stored image cannot be decoded)."""
+    if prediction.is_withheld and not permissions.can_see_withheld_result(user=user):
+        raise ResultWithheld()
     is_stored = (class_label or prediction.heatmap_class) == prediction.heatmap_class and opacity is None
     if prediction.status == PredictionStatus.SUCCEEDED and is_stored:
         return prediction.heatmap
