@@ -96,30 +96,96 @@ def model_version_register(*, keras_path: Path, activate: bool = False, skip_reg
 
     runtime_path = _verified_runtime_export(keras_path=keras_path, card=card)
 
-    target_dir = models_dir().resolve()
-    target_dir.mkdir(parents=True, exist_ok=True)
-    stored = []
-    for source in (keras_path, runtime_path, card_file):
-        target = target_dir / source.name
-        if source != target:
-            if target.exists() and sha256_of_file(target) != sha256_of_file(source):
-                raise ValidationError(f"{target} exists with other contents; give the model file another name.")
-            shutil.copyfile(source, target)
-        stored.append(target)
+    statistics_path = _quality_statistics_of_card(keras_path=keras_path, card=card)
+
+    sources = [keras_path, runtime_path, card_file]
+    if statistics_path is not None:
+        sources.append(statistics_path)
+    stored = [_copy_into_models_dir(source) for source in sources]
 
     with transaction.atomic():
-        version = model_version_create(card=card, keras_file=stored[0], runtime_file=stored[1])
+        version = model_version_create(
+            card=card,
+            keras_file=stored[0],
+            runtime_file=stored[1],
+            quality_statistics_file=stored[3] if statistics_path is not None else None,
+        )
         if activate or not ModelVersion.objects.filter(is_active=True).exists():
             version = model_version_activate(model_version=version)
     return version
 
 
-def model_version_create(*, card: dict, keras_file: Path, runtime_file: Path) -> ModelVersion:
-    """The registry row of a validated card and its two files, which are in the models folder:
+def _copy_into_models_dir(source: Path) -> Path:
+    """``source`` copied into the models folder under its own name (unless it is there already);
+    ValidationError if another file of that name is there."""
+    target_dir = models_dir().resolve()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / source.name
+    if source != target:
+        if target.exists() and sha256_of_file(target) != sha256_of_file(source):
+            raise ValidationError(f"{target} exists with other contents; give the file another name.")
+        shutil.copyfile(source, target)
+    return target
+
+
+def _check_quality_statistics_load(path: Path) -> None:
+    """ValidationError unless ``path`` is out-of-scope statistics that skinml can load."""
+    from skinml.ood import OODStatistics  # at the top once skinml.ood is merged (issue 14)
+
+    try:
+        OODStatistics.load(path)
+    except Exception as error:  # any reason it cannot be read is a reason to refuse it
+        raise ValidationError(f"{path} cannot be loaded as quality gate statistics: {error}") from error
+
+
+def _quality_statistics_of_card(*, keras_path: Path, card: dict) -> Path | None:
+    """The out-of-scope statistics file the card names (``card["quality"]["statistics_file"]``,
+    relative to the card's folder), checked against ``statistics_sha256`` when the card gives
+    it and loaded once; None when the card names none (only the image checks will apply)."""
+    name = (card.get("quality") or {}).get("statistics_file")
+    if not name:
+        return None
+    path = (keras_path.parent / name).resolve()
+    if not path.is_file():
+        raise ValidationError(f"The card names quality statistics {name}, but {path} does not exist.")
+    expected = card["quality"].get("statistics_sha256")
+    if expected and sha256_of_file(path) != expected:
+        raise ValidationError(f"{path} does not have the SHA-256 its card gives ({expected}).")
+    _check_quality_statistics_load(path)
+    return path
+
+
+@transaction.atomic
+def model_version_attach_quality_statistics(*, model_version: ModelVersion, path: Path) -> ModelVersion:
+    """Give a registered version out-of-scope statistics for the quality gate (or new ones):
+    the file must load; it is copied into the models folder and recorded with its SHA-256 (the
+    change history keeps the previous one). Predictions made from now on use it."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ValidationError(f"{path} does not exist.")
+    _check_quality_statistics_load(path)
+    stored = _copy_into_models_dir(path)
+    model_version.quality_statistics_file = stored.relative_to(models_dir().resolve()).as_posix()
+    model_version.quality_statistics_sha256 = sha256_of_file(stored)
+    model_version.save(update_fields=["quality_statistics_file", "quality_statistics_sha256"])
+    return model_version
+
+
+def model_version_create(
+    *, card: dict, keras_file: Path, runtime_file: Path, quality_statistics_file: Path | None = None
+) -> ModelVersion:
+    """The registry row of a validated card and its files, which are in the models folder:
     the card's fields become columns, the files' SHA-256 are taken. Nothing else: registration
     copies and checks the files first and activates the version after."""
     target_dir = models_dir().resolve()
+    statistics = {}
+    if quality_statistics_file is not None:
+        statistics = {
+            "quality_statistics_file": quality_statistics_file.resolve().relative_to(target_dir).as_posix(),
+            "quality_statistics_sha256": sha256_of_file(quality_statistics_file),
+        }
     return ModelVersion.objects.create(
+        **statistics,
         name=card["name"],
         version=card["version"],
         file=keras_file.resolve().relative_to(target_dir).as_posix(),
