@@ -97,6 +97,13 @@ def can_rerun_prediction(*, user: AnyUser, image: LesionImage) -> bool:
     return _is_owner_or_admin(user, image.lesion.patient)
 
 
+def can_see_withheld_result(*, user: AnyUser) -> bool:
+    """See the figures (probabilities, class, risk, heatmap) of a result the quality gate
+    withheld (``Prediction.is_withheld``: it could not judge the image): admins only, for audit.
+    Clinicians and reviewers see the gate's reasons and how to retake the image instead."""
+    return is_admin(user=user)
+
+
 def can_record_histopathology(*, user: AnyUser, lesion: Lesion) -> bool:
     """Attach a histopathology result to a lesion: reviewers, admins and the care team."""
     return can_review(user=user) or can_edit_lesion(user=user, lesion=lesion)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from core import permissions
 from core.admin import AdminOnlyMixin, ReadOnlyHistoryAdmin, VisibleToUserAdmin, image_link_html, thumbnail_html
 
 from . import services
@@ -46,6 +47,8 @@ class PredictionAdmin(VisibleToUserAdmin):
         "image_preview",
         "heatmap_preview",
         "status",
+        "quality_status",
+        "withheld",
         "predicted_class",
         "risk_level",
         "malignant_probability_display",
@@ -55,7 +58,7 @@ class PredictionAdmin(VisibleToUserAdmin):
         "error_short",
     )
     list_display_links = ("pk", "image_preview")
-    list_filter = ("status", "predicted_class", "risk_level", "model_version", "created_at")
+    list_filter = ("status", "quality_status", "predicted_class", "risk_level", "model_version", "created_at")
     search_fields = ("image__lesion__patient__identifier", "image__lesion__label", "error")
     date_hierarchy = "created_at"
     list_select_related = ("image__lesion__patient", "model_version")
@@ -66,6 +69,9 @@ class PredictionAdmin(VisibleToUserAdmin):
         "image",
         "model_version",
         "status",
+        "quality_status",
+        "withheld",
+        "quality",
         "probability_bcc",
         "probability_mel",
         "probability_nv",
@@ -75,6 +81,7 @@ class PredictionAdmin(VisibleToUserAdmin):
         "heatmap_class",
         "preprocess_ms",
         "inference_ms",
+        "quality_ms",
         "overlay_ms",
         "total_ms",
         "attempts",
@@ -85,12 +92,42 @@ class PredictionAdmin(VisibleToUserAdmin):
         "finished_at",
     )
     readonly_fields = fields
+    #: What the quality gate withholds from whoever may not see withheld results.
+    withheld_fields = (
+        "large_heatmap_preview",
+        "probability_bcc",
+        "probability_mel",
+        "probability_nv",
+        "predicted_class",
+        "malignant",
+        "risk_level",
+        "heatmap_class",
+    )
+
+    withheld_columns = ("heatmap_preview", "predicted_class", "risk_level", "malignant_probability_display")
 
     def has_add_permission(self, request) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # results are kept with their history
+
+    def get_fields(self, request, obj=None):
+        """A withheld result's figures only for those who may see them (admins: this page is
+        theirs alone today, so this guards against the admin ever opening to other roles)."""
+        if obj is not None and obj.is_withheld and not permissions.can_see_withheld_result(user=request.user):
+            return [field for field in self.fields if field not in self.withheld_fields]
+        return self.fields
+
+    def get_list_display(self, request):
+        if not permissions.can_see_withheld_result(user=request.user):
+            return [column for column in self.list_display if column not in self.withheld_columns]
+        return self.list_display
+
+    @admin.display(description="withheld", boolean=True)
+    def withheld(self, obj: Prediction) -> bool:
+        """The quality gate could not judge the image: clinicians and reviewers see no figures."""
+        return obj.is_withheld
 
     @admin.display(description="image")
     def image_preview(self, obj: Prediction) -> str:

@@ -58,7 +58,8 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         summary="The Grad-CAM heatmap over the image",
         description=(
             "The stored overlay for the predicted class, or one rendered from the stored class maps for "
-            "`class` and `opacity`. 409 while the prediction has not succeeded."
+            '`class` and `opacity`. 409 while the prediction has not succeeded, and 409 ("withheld") when '
+            "the quality gate withheld the result (`withheld: true`) and you are not an admin."
         ),
         parameters=[
             OpenApiParameter("class", str, enum=DiagnosisClass.values, description="Class whose map to show."),
@@ -67,7 +68,10 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         responses={
             (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="A JPEG the size of the image."),
             302: OpenApiResponse(description="With S3 storage: a redirect to a signed URL of the stored overlay."),
-            409: error_response("The prediction has not succeeded (yet), or its image cannot be read."),
+            409: error_response(
+                "The prediction has not succeeded (yet), its result is withheld (the image could not be "
+                "judged), or its image cannot be read."
+            ),
         },
         tags=["predictions"],
     )
@@ -79,6 +83,7 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         try:
             heatmap = services.prediction_heatmap(
                 prediction=prediction,
+                user=request.user,
                 class_label=request.query_params.get("class"),
                 opacity=query.validated_data.get("opacity"),
             )

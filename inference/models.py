@@ -39,6 +39,15 @@ class PredictionStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class QualityStatus(models.TextChoices):
+    """The image quality and out-of-scope gate's verdict on a succeeded prediction
+    (``skinml.gate.assess``): ``rejected`` withholds the result's figures (``Prediction.is_withheld``)."""
+
+    OK = "ok", "Good"
+    WARNING = "warning", "Warning"
+    REJECTED = "rejected", "Cannot be judged"
+
+
 class ModelVersionQuerySet(models.QuerySet["ModelVersion"]):
     def active(self) -> ModelVersion | None:
         """The active version, without its card and metrics (large JSON, read on every upload
@@ -66,6 +75,15 @@ class ModelVersion(models.Model):
     thresholds = models.JSONField(help_text='Risk thresholds on P(BCC) + P(MEL): {"medium": t1, "high": t2}.')
     metrics = models.JSONField(default=dict, blank=True)
     card = models.JSONField(default=dict, blank=True, help_text="The full model card as registered.")
+    quality_statistics_file = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text=(
+            "Out-of-scope statistics (skinml.ood) relative to SKINPORTAL_MODELS_DIR; "
+            "blank: only the image quality checks apply."
+        ),
+    )
+    quality_statistics_sha256 = models.CharField("quality statistics SHA-256", max_length=64, blank=True)
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -79,6 +97,11 @@ class ModelVersion(models.Model):
             models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="model_version_one_active"),
             models.CheckConstraint(condition=Q(temperature__gt=0), name="model_version_temperature_positive"),
             models.CheckConstraint(condition=Q(input_size__gt=0), name="model_version_input_size_positive"),
+            models.CheckConstraint(
+                condition=Q(quality_statistics_file="", quality_statistics_sha256="")
+                | (~Q(quality_statistics_file="") & ~Q(quality_statistics_sha256="")),
+                name="model_version_quality_statistics_with_sha256",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -96,9 +119,21 @@ def _raw_map_path(instance: Prediction, filename: str) -> str:
     return f"heatmaps/{uuid.uuid4().hex}.npy"
 
 
+#: A withheld result, as a query: succeeded, but the quality gate could not judge the image.
+#: ``Prediction.is_withheld`` is the same rule for one row (a test holds them equal).
+WITHHELD = Q(status=PredictionStatus.SUCCEEDED, quality_status=QualityStatus.REJECTED)
+
+
 class PredictionQuerySet(models.QuerySet["Prediction"]):
     def visible_to(self, user) -> PredictionQuerySet:
         return self.filter(image__lesion__patient__in=Patient.objects.visible_to(user))
+
+    def withheld(self) -> PredictionQuerySet:
+        return self.filter(WITHHELD)
+
+    def shown(self) -> PredictionQuerySet:
+        """Succeeded predictions whose figures are shown to clinicians and reviewers."""
+        return self.filter(status=PredictionStatus.SUCCEEDED).exclude(quality_status=QualityStatus.REJECTED)
 
 
 class Prediction(models.Model):
@@ -122,7 +157,19 @@ class Prediction(models.Model):
     preprocess_ms = models.FloatField(null=True, blank=True)
     inference_ms = models.FloatField(null=True, blank=True, help_text="Probabilities and Grad-CAM.")
     overlay_ms = models.FloatField(null=True, blank=True)
+    quality_ms = models.FloatField(null=True, blank=True, help_text="The image quality and out-of-scope gate.")
     total_ms = models.FloatField(null=True, blank=True)
+    quality_status = models.CharField(
+        max_length=16,
+        choices=QualityStatus.choices,
+        blank=True,
+        help_text="The quality gate's verdict; blank until succeeded, and for results from before the gate.",
+    )
+    quality = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='The gate\'s verdict: {"status", "reasons": [...], "scores": {...}}.',
+    )
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     requested_by = models.ForeignKey(
@@ -158,6 +205,9 @@ class Prediction(models.Model):
             models.CheckConstraint(
                 condition=~Q(status=PredictionStatus.FAILED) | ~Q(error=""), name="prediction_failed_has_reason"
             ),
+            models.CheckConstraint(
+                condition=Q(quality_status__in=["", *QualityStatus.values]), name="prediction_quality_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -175,6 +225,18 @@ class Prediction(models.Model):
         if self.probability_bcc is None or self.probability_mel is None:
             return None
         return self.probability_bcc + self.probability_mel
+
+    @property
+    def is_withheld(self) -> bool:
+        """The result exists but its figures (probabilities, class, risk, heatmap) are withheld
+        from clinicians and reviewers: the quality gate could not judge the image. Who may still
+        see them is ``core.permissions.can_see_withheld_result``."""
+        return self.status == PredictionStatus.SUCCEEDED and self.quality_status == QualityStatus.REJECTED
+
+    @property
+    def quality_reasons(self) -> list[dict]:
+        """The gate's findings in plain words: [{"code", "severity", "message", "advice"}]."""
+        return list((self.quality or {}).get("reasons", []))
 
     @property
     def is_finished(self) -> bool:

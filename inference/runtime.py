@@ -1,5 +1,6 @@
-"""The model runtime of this process: the LiteRT engine of each model version, loaded once and
-verified against its registered SHA-256, with the files and threads the settings give.
+"""The model runtime of this process: the LiteRT engine of each model version, and its
+out-of-scope statistics for the quality gate, loaded once and verified against their registered
+SHA-256, with the files and threads the settings give.
 
 The engine itself (and Grad-CAM) is :mod:`skinml.engine`; this module only turns a
 ``ModelVersion`` into file paths and settings.
@@ -10,13 +11,17 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from skinml.card import card_path_for
-from skinml.engine import LiteRTEngine, verified_path
+from skinml.engine import LiteRTEngine, ModelFileError, verified_path
 
 from .models import ModelVersion
+
+if TYPE_CHECKING:
+    from skinml.ood import OODStatistics
 
 
 def models_dir() -> Path:
@@ -60,5 +65,50 @@ def loaded_engine_count() -> int:
 
 
 def clear_engines() -> None:
+    """Forget the loaded engines and quality statistics (tests; a changed file)."""
     with _engines_lock:
         _engines.clear()
+    clear_quality_statistics()
+
+
+def quality_statistics_path(model_version: ModelVersion) -> Path | None:
+    """The version's out-of-scope statistics file after checking its SHA-256
+    (skinml.engine.ModelFileError), or None when the version has none."""
+    if not model_version.quality_statistics_file:
+        return None
+    return verified_path(
+        model_version.quality_statistics_file, sha256=model_version.quality_statistics_sha256, models_dir=models_dir()
+    )
+
+
+_statistics: dict[tuple[int, str], OODStatistics] = {}
+_statistics_lock = threading.Lock()
+
+
+def get_quality_statistics(model_version: ModelVersion) -> OODStatistics | None:
+    """The version's out-of-scope statistics, loaded once per process and verified against their
+    registered SHA-256 like the engine; None when the version has none (then only the image
+    quality checks apply)."""
+    if not model_version.quality_statistics_file:
+        return None
+    key = (model_version.pk, model_version.quality_statistics_sha256)
+    statistics = _statistics.get(key)
+    if statistics is None:
+        with _statistics_lock:
+            statistics = _statistics.get(key)
+            if statistics is None:
+                # Imported here until skinml.ood is merged (issue 14); then at the top.
+                from skinml.ood import OODStatistics
+
+                try:
+                    path = quality_statistics_path(model_version)
+                except ModelFileError as error:
+                    raise ModelFileError(f"The quality gate's statistics of {model_version}: {error}") from error
+                statistics = OODStatistics.load(path)
+                _statistics[key] = statistics
+    return statistics
+
+
+def clear_quality_statistics() -> None:
+    with _statistics_lock:
+        _statistics.clear()

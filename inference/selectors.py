@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from django.db.models import Case, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, CharField, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
+from core import permissions
 
-from .models import ModelVersion, Prediction, PredictionStatus, RiskLevel
+from .models import ModelVersion, Prediction, PredictionStatus, QualityStatus, RiskLevel
 
 if TYPE_CHECKING:
     from cases.models import Lesion, LesionImage
@@ -30,6 +31,16 @@ def model_version_for_report(*, pk: int | None = None) -> ModelVersion | None:
     if pk is not None:
         return get_object_or_404(ModelVersion, pk=pk)
     return ModelVersion.objects.active() or ModelVersion.objects.order_by("-created_at", "-pk").first()
+
+
+def result_figures_shown(*, prediction: Prediction | None, user: User) -> bool:
+    """Whether ``user`` sees this prediction's figures (probabilities, class, risk, heatmap): it
+    has succeeded and is not withheld by the quality gate, or the user may see withheld results
+    (``core.permissions.can_see_withheld_result``: admins, for audit). The image page, the
+    lesion timeline, the review page, the API and the heatmap in both channels all ask this."""
+    if prediction is None or prediction.status != PredictionStatus.SUCCEEDED:
+        return False
+    return not prediction.is_withheld or permissions.can_see_withheld_result(user=user)
 
 
 def prediction_get(*, user: User, pk: int) -> Prediction:
@@ -79,21 +90,38 @@ def timeline_risks(*, images: Iterable[LesionImage]) -> dict[int, Prediction | N
     return {pk: current_prediction(predictions, active=active) for pk, predictions in by_image.items()}
 
 
-def risk_rank(field: str = "risk_level") -> Case:
-    """An expression ranking a risk level field for ordering: high 0, medium 1, anything else 2."""
+#: How a result needing a new image (withheld by the quality gate) ranks: after medium risk,
+#: before low risk. A case the model could not judge is never treated as a low-risk one.
+WITHHELD_RANK = 2
+
+
+def risk_rank(field: str = "risk_level", *, quality_field: str = "quality_status") -> Case:
+    """An expression ranking a result for ordering: high 0, medium 1, withheld (the quality gate
+    rejected the image: it needs a new one) 2, low or anything else 3. The withheld rule comes
+    first, so a rejected result's own (withheld) risk level never counts."""
     return Case(
+        When(**{quality_field: QualityStatus.REJECTED}, then=Value(WITHHELD_RANK)),
         When(**{field: RiskLevel.HIGH}, then=Value(0)),
         When(**{field: RiskLevel.MEDIUM}, then=Value(1)),
-        default=Value(2),
+        default=Value(3),
         output_field=IntegerField(),
+    )
+
+
+def _unless_withheld(field: str) -> Case:
+    """A result's field, or null when the quality gate withheld the result."""
+    return Case(
+        When(quality_status=QualityStatus.REJECTED, then=Value(None)), default=F(field), output_field=CharField()
     )
 
 
 def lesions_with_latest_result(lesions: QuerySet[Lesion]) -> QuerySet[Lesion]:
     """Annotate the lesion's latest result, in the same query: of the most recent visit's
-    succeeded predictions, the most concerning one (highest risk; then the active model's,
-    then the newest), so that no high-risk image of a visit hides behind a low-risk one:
-    ``latest_prediction_id``, ``latest_risk``, ``latest_class``, ``latest_finished_at``."""
+    succeeded predictions, the most concerning one (highest risk, an image that needs retaking
+    above low risk (``risk_rank``); then the active model's, then the newest), so that no
+    high-risk image of a visit hides behind a low-risk one: ``latest_prediction_id``,
+    ``latest_risk``, ``latest_class`` (both null when the result is withheld, for everyone),
+    ``latest_quality_status`` and ``latest_finished_at``."""
     latest = Prediction.objects.filter(image__lesion=OuterRef("pk"), status=PredictionStatus.SUCCEEDED).order_by(
         "-image__captured_on",
         risk_rank(),
@@ -103,8 +131,9 @@ def lesions_with_latest_result(lesions: QuerySet[Lesion]) -> QuerySet[Lesion]:
     )
     return lesions.annotate(
         latest_prediction_id=Subquery(latest.values("pk")[:1]),
-        latest_risk=Subquery(latest.values("risk_level")[:1]),
-        latest_class=Subquery(latest.values("predicted_class")[:1]),
+        latest_risk=Subquery(latest.annotate(shown=_unless_withheld("risk_level")).values("shown")[:1]),
+        latest_class=Subquery(latest.annotate(shown=_unless_withheld("predicted_class")).values("shown")[:1]),
+        latest_quality_status=Subquery(latest.values("quality_status")[:1]),
         latest_finished_at=Subquery(latest.values("finished_at")[:1]),
     )
 

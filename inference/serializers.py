@@ -6,7 +6,8 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from .models import DiagnosisClass, ModelVersion, Prediction, PredictionStatus, RiskLevel
+from . import selectors
+from .models import DiagnosisClass, ModelVersion, Prediction, QualityStatus, RiskLevel
 
 PREDICTION_EXAMPLE = {
     "id": 140,
@@ -19,10 +20,28 @@ PREDICTION_EXAMPLE = {
     "risk_level": "high",
     "heatmap_url": "https://skinportal.example/api/v1/predictions/140/heatmap/",
     "heatmap_class": "MEL",
+    "quality": {"status": "ok", "reasons": [], "scores": {"sharpness": 0.82, "exposure": 0.91, "ood_distance": 0.4}},
+    "withheld": False,
     "error": "",
     "created_at": "2026-11-20T09:20:41Z",
     "finished_at": "2026-11-20T09:20:42Z",
 }
+
+
+class QualityReasonSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text='A stable code, e.g. "blur", "overexposed", "not_skin".')
+    severity = serializers.ChoiceField(choices=["warning", "rejected"])
+    message = serializers.CharField(help_text='In plain words, e.g. "out of focus".')
+    advice = serializers.CharField(help_text="How to take a better image.")
+
+
+class QualitySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=QualityStatus.choices,
+        help_text="ok; warning (the result is shown, with the reasons); rejected (the result is withheld).",
+    )
+    reasons = QualityReasonSerializer(many=True)
+    scores = serializers.DictField(child=serializers.FloatField(), help_text="The gate's measurements.")
 
 
 class ProbabilitiesSerializer(serializers.Serializer):
@@ -45,20 +64,58 @@ class ProbabilitiesSerializer(serializers.Serializer):
                 "risk_level": None,
                 "heatmap_url": None,
                 "heatmap_class": None,
+                "quality": None,
                 "error": "The stored image cannot be decoded: image file is truncated.",
+            },
+            response_only=True,
+        ),
+        OpenApiExample(
+            "A withheld result (the image could not be judged), as a clinician or reviewer sees it",
+            value={
+                **PREDICTION_EXAMPLE,
+                "probabilities": None,
+                "predicted_class": None,
+                "malignant": None,
+                "risk_level": None,
+                "heatmap_url": None,
+                "heatmap_class": None,
+                "quality": {
+                    "status": "rejected",
+                    "reasons": [
+                        {
+                            "code": "blur",
+                            "severity": "rejected",
+                            "message": "out of focus",
+                            "advice": "Hold the dermatoscope still and let it focus before taking the picture.",
+                        }
+                    ],
+                    "scores": {"sharpness": 0.08, "exposure": 0.9},
+                },
+                "withheld": True,
             },
             response_only=True,
         ),
     ]
 )
 class PredictionSerializer(serializers.ModelSerializer):
-    """Result fields are null until the prediction has succeeded."""
+    """Result fields are null until the prediction has succeeded, and when its result is
+    withheld (``withheld``: the quality gate could not judge the image) unless you are an admin."""
 
     probabilities = serializers.SerializerMethodField()
     predicted_class = serializers.SerializerMethodField()
+    malignant = serializers.SerializerMethodField()
     risk_level = serializers.SerializerMethodField()
     heatmap_class = serializers.SerializerMethodField()
     heatmap_url = serializers.SerializerMethodField()
+    quality = serializers.SerializerMethodField()
+    withheld = serializers.BooleanField(
+        source="is_withheld",
+        read_only=True,
+        help_text=(
+            "True when the quality gate could not judge the image: the result's figures are null for "
+            "clinicians and reviewers (admins see them, for audit) and its heatmap answers 409."
+        ),
+    )
 
     class Meta:
         model = Prediction
@@ -73,35 +130,58 @@ class PredictionSerializer(serializers.ModelSerializer):
             "risk_level",
             "heatmap_url",
             "heatmap_class",
+            "quality",
+            "withheld",
             "error",
             "created_at",
             "finished_at",
         ]
         read_only_fields = fields
 
-    @staticmethod
-    def _succeeded(prediction: Prediction) -> bool:
-        return prediction.status == PredictionStatus.SUCCEEDED
+    def _shown(self, prediction: Prediction) -> bool:
+        """Succeeded, and its figures are shown to the requesting user (the one rule of every channel)."""
+        request = self.context.get("request")
+        return selectors.result_figures_shown(prediction=prediction, user=getattr(request, "user", None))
 
     @extend_schema_field(ProbabilitiesSerializer(allow_null=True))
     def get_probabilities(self, prediction: Prediction) -> dict | None:
-        return prediction.probabilities if self._succeeded(prediction) else None
+        return prediction.probabilities if self._shown(prediction) else None
 
     @extend_schema_field(serializers.ChoiceField(choices=DiagnosisClass.choices, allow_null=True))
     def get_predicted_class(self, prediction: Prediction) -> str | None:
-        return prediction.predicted_class or None
+        return prediction.predicted_class if self._shown(prediction) else None
+
+    @extend_schema_field(serializers.BooleanField(allow_null=True, help_text="The predicted class is BCC or MEL."))
+    def get_malignant(self, prediction: Prediction) -> bool | None:
+        return prediction.malignant if self._shown(prediction) else None
 
     @extend_schema_field(serializers.ChoiceField(choices=RiskLevel.choices, allow_null=True))
     def get_risk_level(self, prediction: Prediction) -> str | None:
-        return prediction.risk_level or None
+        return prediction.risk_level if self._shown(prediction) else None
 
     @extend_schema_field(serializers.ChoiceField(choices=DiagnosisClass.choices, allow_null=True))
     def get_heatmap_class(self, prediction: Prediction) -> str | None:
-        return prediction.heatmap_class or None
+        return prediction.heatmap_class if self._shown(prediction) else None
+
+    @extend_schema_field(
+        QualitySerializer(
+            allow_null=True,
+            help_text="The image quality and out-of-scope gate's verdict; null until succeeded and for results "
+            "from before the gate.",
+        )
+    )
+    def get_quality(self, prediction: Prediction) -> dict | None:
+        if not prediction.quality_status:
+            return None
+        return {
+            "status": prediction.quality_status,
+            "reasons": prediction.quality_reasons,
+            "scores": dict((prediction.quality or {}).get("scores", {})),
+        }
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_heatmap_url(self, prediction: Prediction) -> str | None:
-        if not self._succeeded(prediction):
+        if not self._shown(prediction):
             return None
         return reverse("api:prediction-heatmap", kwargs={"pk": prediction.pk}, request=self.context.get("request"))
 

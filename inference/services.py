@@ -40,8 +40,8 @@ from skinml.classes import CLASSES, MALIGNANT_CLASSES
 from skinml.engine import ModelFileError, normalised_cam, sha256_of_file, softmax
 from skinml.preprocessing import load_rgb, preprocess
 
-from .models import ModelVersion, Prediction, PredictionStatus, RiskLevel
-from .runtime import get_engine, models_dir
+from .models import ModelVersion, Prediction, PredictionStatus, QualityStatus, RiskLevel
+from .runtime import get_engine, get_quality_statistics, models_dir
 
 if TYPE_CHECKING:
     from cases.models import LesionImage
@@ -96,30 +96,96 @@ def model_version_register(*, keras_path: Path, activate: bool = False, skip_reg
 
     runtime_path = _verified_runtime_export(keras_path=keras_path, card=card)
 
-    target_dir = models_dir().resolve()
-    target_dir.mkdir(parents=True, exist_ok=True)
-    stored = []
-    for source in (keras_path, runtime_path, card_file):
-        target = target_dir / source.name
-        if source != target:
-            if target.exists() and sha256_of_file(target) != sha256_of_file(source):
-                raise ValidationError(f"{target} exists with other contents; give the model file another name.")
-            shutil.copyfile(source, target)
-        stored.append(target)
+    statistics_path = _quality_statistics_of_card(keras_path=keras_path, card=card)
+
+    sources = [keras_path, runtime_path, card_file]
+    if statistics_path is not None:
+        sources.append(statistics_path)
+    stored = [_copy_into_models_dir(source) for source in sources]
 
     with transaction.atomic():
-        version = model_version_create(card=card, keras_file=stored[0], runtime_file=stored[1])
+        version = model_version_create(
+            card=card,
+            keras_file=stored[0],
+            runtime_file=stored[1],
+            quality_statistics_file=stored[3] if statistics_path is not None else None,
+        )
         if activate or not ModelVersion.objects.filter(is_active=True).exists():
             version = model_version_activate(model_version=version)
     return version
 
 
-def model_version_create(*, card: dict, keras_file: Path, runtime_file: Path) -> ModelVersion:
-    """The registry row of a validated card and its two files, which are in the models folder:
+def _copy_into_models_dir(source: Path) -> Path:
+    """``source`` copied into the models folder under its own name (unless it is there already);
+    ValidationError if another file of that name is there."""
+    target_dir = models_dir().resolve()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / source.name
+    if source != target:
+        if target.exists() and sha256_of_file(target) != sha256_of_file(source):
+            raise ValidationError(f"{target} exists with other contents; give the file another name.")
+        shutil.copyfile(source, target)
+    return target
+
+
+def _check_quality_statistics_load(path: Path) -> None:
+    """ValidationError unless ``path`` is out-of-scope statistics that skinml can load."""
+    from skinml.ood import OODStatistics  # at the top once skinml.ood is merged (issue 14)
+
+    try:
+        OODStatistics.load(path)
+    except Exception as error:  # any reason it cannot be read is a reason to refuse it
+        raise ValidationError(f"{path} cannot be loaded as quality gate statistics: {error}") from error
+
+
+def _quality_statistics_of_card(*, keras_path: Path, card: dict) -> Path | None:
+    """The out-of-scope statistics file the card names (``card["quality"]["statistics_file"]``,
+    relative to the card's folder), checked against ``statistics_sha256`` when the card gives
+    it and loaded once; None when the card names none (only the image checks will apply)."""
+    name = (card.get("quality") or {}).get("statistics_file")
+    if not name:
+        return None
+    path = (keras_path.parent / name).resolve()
+    if not path.is_file():
+        raise ValidationError(f"The card names quality statistics {name}, but {path} does not exist.")
+    expected = card["quality"].get("statistics_sha256")
+    if expected and sha256_of_file(path) != expected:
+        raise ValidationError(f"{path} does not have the SHA-256 its card gives ({expected}).")
+    _check_quality_statistics_load(path)
+    return path
+
+
+@transaction.atomic
+def model_version_attach_quality_statistics(*, model_version: ModelVersion, path: Path) -> ModelVersion:
+    """Give a registered version out-of-scope statistics for the quality gate (or new ones):
+    the file must load; it is copied into the models folder and recorded with its SHA-256 (the
+    change history keeps the previous one). Predictions made from now on use it."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ValidationError(f"{path} does not exist.")
+    _check_quality_statistics_load(path)
+    stored = _copy_into_models_dir(path)
+    model_version.quality_statistics_file = stored.relative_to(models_dir().resolve()).as_posix()
+    model_version.quality_statistics_sha256 = sha256_of_file(stored)
+    model_version.save(update_fields=["quality_statistics_file", "quality_statistics_sha256"])
+    return model_version
+
+
+def model_version_create(
+    *, card: dict, keras_file: Path, runtime_file: Path, quality_statistics_file: Path | None = None
+) -> ModelVersion:
+    """The registry row of a validated card and its files, which are in the models folder:
     the card's fields become columns, the files' SHA-256 are taken. Nothing else: registration
     copies and checks the files first and activates the version after."""
     target_dir = models_dir().resolve()
+    statistics = {}
+    if quality_statistics_file is not None:
+        statistics = {
+            "quality_statistics_file": quality_statistics_file.resolve().relative_to(target_dir).as_posix(),
+            "quality_statistics_sha256": sha256_of_file(quality_statistics_file),
+        }
     return ModelVersion.objects.create(
+        **statistics,
         name=card["name"],
         version=card["version"],
         file=keras_file.resolve().relative_to(target_dir).as_posix(),
@@ -243,7 +309,9 @@ class _Result:
     raw_map_npy: bytes
     preprocess_ms: float
     inference_ms: float
+    quality_ms: float
     overlay_ms: float
+    quality: dict  # skinml.quality.QualityVerdict.as_dict(): {"status", "reasons", "scores"}
 
 
 class UnreadableImage(Exception):
@@ -262,8 +330,12 @@ def _read_image(image: LesionImage) -> Image.Image:
 
 
 def _compute(prediction: Prediction) -> _Result:
+    # Imported here until skinml.gate is merged (issue 14); then at the top.
+    from skinml import gate
+
     model_version = prediction.model_version
     engine = get_engine(model_version)
+    statistics = get_quality_statistics(model_version)
     started = time.perf_counter()
     rgb = _read_image(prediction.image)
     model_input = preprocess(rgb, size=model_version.input_size)
@@ -273,6 +345,15 @@ def _compute(prediction: Prediction) -> _Result:
     class_index = int(np.argmax(probabilities))
     cam = normalised_cam(output.class_maps, class_index)
     after_inference = time.perf_counter()
+    verdict = gate.assess(
+        rgb=np.asarray(rgb),
+        logits=output.logits,
+        # EngineOutput.features is None for older exports (and absent until skinml's is merged).
+        features=getattr(output, "features", None),
+        statistics=statistics,
+        temperature=model_version.temperature,
+    )
+    after_quality = time.perf_counter()
     picture = heatmaps.overlay(np.asarray(rgb), cam)
     heatmap_jpeg = heatmaps.encode_jpeg(picture)
     after_overlay = time.perf_counter()
@@ -286,7 +367,9 @@ def _compute(prediction: Prediction) -> _Result:
         raw_map_npy=raw.getvalue(),
         preprocess_ms=(after_preprocess - started) * 1000,
         inference_ms=(after_inference - after_preprocess) * 1000,
-        overlay_ms=(after_overlay - after_inference) * 1000,
+        quality_ms=(after_quality - after_inference) * 1000,
+        overlay_ms=(after_overlay - after_quality) * 1000,
+        quality=verdict.as_dict(),
     )
 
 
@@ -380,13 +463,18 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
             locked.heatmap_class = result.heatmap_class
             locked.preprocess_ms = result.preprocess_ms
             locked.inference_ms = result.inference_ms
+            locked.quality_ms = result.quality_ms
             locked.overlay_ms = result.overlay_ms
+            locked.quality_status = QualityStatus(result.quality["status"])
+            locked.quality = result.quality
             locked.total_ms = (time.perf_counter() - begun) * 1000
             locked.status = PredictionStatus.SUCCEEDED
             locked.error = ""
             locked.finished_at = timezone.now()
             locked.save()
-            if locked.risk_level == RiskLevel.HIGH and not _image_was_high_risk(locked):
+            if locked.is_withheld:
+                _notify_new_image_needed(locked)
+            elif locked.risk_level == RiskLevel.HIGH and not _image_was_high_risk(locked):
                 _notify_high_risk(locked)
             return locked
     except BaseException:
@@ -399,7 +487,8 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
 def _image_was_high_risk(prediction: Prediction) -> bool:
     """A re-run or another model version that says "high" again is not news to the owner."""
     return (
-        Prediction.objects.filter(image_id=prediction.image_id, risk_level=RiskLevel.HIGH)
+        Prediction.objects.shown()
+        .filter(image_id=prediction.image_id, risk_level=RiskLevel.HIGH)
         .exclude(pk=prediction.pk)
         .exists()
     )
@@ -423,8 +512,33 @@ def _notify_high_risk(prediction: Prediction) -> None:
     )
 
 
+def _notify_new_image_needed(prediction: Prediction) -> None:
+    """Tell the patient's owner that the model could not judge an image (the quality gate
+    withheld the result), with the reasons in plain words; never a risk or a class."""
+    image = Prediction.objects.select_related("image__lesion__patient__owner").get(pk=prediction.pk).image
+    lesion = image.lesion
+    reasons = "; ".join(reason["message"] for reason in prediction.quality_reasons) or "the image could not be judged"
+    notification_send(
+        recipient=lesion.patient.owner,
+        kind=NotificationKind.NEW_IMAGE_NEEDED,
+        title=f"New image needed: {lesion.label}",
+        body=f"The model could not judge a new image of this lesion ({reasons}). Please take a new one.",
+        url=image.get_absolute_url(),
+        lesion=lesion,
+        event_key=f"prediction:{prediction.pk}",
+    )
+
+
 class HeatmapUnavailable(Exception):
-    """The prediction has no heatmap: it has not succeeded (yet, or ever)."""
+    """The prediction has no heatmap: it has not succeeded (yet, or ever), or its result is
+    withheld from the user (``ResultWithheld``)."""
+
+
+class ResultWithheld(HeatmapUnavailable):
+    """The quality gate withheld this result's figures and the user may not see them (409)."""
+
+    def __init__(self, message: str = "withheld: the model could not judge this image, so its result is not shown."):
+        super().__init__(message)
 
 
 def heatmap_render(*, prediction: Prediction, class_label: str | None = None, opacity: float | None = None) -> bytes:
@@ -449,12 +563,15 @@ def heatmap_render(*, prediction: Prediction, class_label: str | None = None, op
 
 
 def prediction_heatmap(
-    *, prediction: Prediction, class_label: str | None = None, opacity: float | None = None
+    *, prediction: Prediction, user: User, class_label: str | None = None, opacity: float | None = None
 ) -> FieldFile | bytes:
     """The heatmap the web page and the API both serve: the stored overlay (a file, to stream or
     sign) when the prediction's own class at the default opacity is asked for, otherwise a JPEG
-    rendered by ``heatmap_render``. Raises HeatmapUnavailable (not succeeded), ValidationError
-    (class or opacity) and UnreadableImage (the stored image cannot be decoded)."""
+    rendered by ``heatmap_render``. Raises HeatmapUnavailable (not succeeded), ResultWithheld
+    (withheld by the quality gate and ``user`` may not see it), ValidationError (class or
+    opacity) and UnreadableImage (the stored image cannot be decoded)."""
+    if prediction.is_withheld and not permissions.can_see_withheld_result(user=user):
+        raise ResultWithheld()
     is_stored = (class_label or prediction.heatmap_class) == prediction.heatmap_class and opacity is None
     if prediction.status == PredictionStatus.SUCCEEDED and is_stored:
         return prediction.heatmap

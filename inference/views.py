@@ -21,14 +21,18 @@ from . import selectors, services
 def analysis_context(*, request: HttpRequest, image) -> dict:
     """What the image page's analysis panel shows (also rendered alone for polling)."""
     current, history, pending = selectors.image_analysis(image=image)
+    figures_shown = selectors.result_figures_shown(prediction=current, user=request.user)
     shown_class = request.GET.get("class")
-    if current is None or shown_class not in current.model_version.class_labels:
-        shown_class = current.heatmap_class if current else None
+    if not figures_shown:
+        shown_class = None
+    elif shown_class not in current.model_version.class_labels:
+        shown_class = current.heatmap_class
     return {
         "image": image,
         "prediction": current,
         "history": history,
         "pending": pending,
+        "figures_shown": figures_shown,
         "shown_class": shown_class,
         "can": {"rerun": permissions.can_rerun_prediction(user=request.user, image=image)},
         "default_opacity": DEFAULT_OPACITY,
@@ -67,7 +71,8 @@ def image_predict(request: HttpRequest, image_pk: int) -> HttpResponse:
 @require_GET
 def prediction_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
     """The Grad-CAM overlay: the stored one by default, or for ?class= and ?opacity= (0 to 1).
-    Answers as the API does: 400 for a bad class or opacity, 409 without a heatmap."""
+    Answers as the API does: 400 for a bad class or opacity, 409 without a heatmap or when the
+    result is withheld from the user."""
     prediction = selectors.prediction_get(user=request.user, pk=pk)
     try:
         opacity = float(request.GET["opacity"]) if "opacity" in request.GET else None
@@ -75,7 +80,7 @@ def prediction_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponseBadRequest("opacity must be a number between 0 and 1")
     try:
         heatmap = services.prediction_heatmap(
-            prediction=prediction, class_label=request.GET.get("class"), opacity=opacity
+            prediction=prediction, user=request.user, class_label=request.GET.get("class"), opacity=opacity
         )
     except ValidationError as error:
         return HttpResponseBadRequest(" ".join(error.messages))

@@ -11,6 +11,7 @@ from django.utils import timezone
 class NotificationKind(models.TextChoices):
     CASE_REVIEWED = "case_reviewed", "Case reviewed"
     HIGH_RISK = "high_risk", "High-risk result"
+    NEW_IMAGE_NEEDED = "new_image_needed", "New image needed"
 
 
 class NotificationQuerySet(models.QuerySet["Notification"]):

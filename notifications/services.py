@@ -36,6 +36,11 @@ EMAIL_TEXT = {
         "A new image analysis of one of your lesion cases has a high risk level "
         "(decision support only, not a diagnosis).",
     ),
+    NotificationKind.NEW_IMAGE_NEEDED: (
+        "SkinPortal: a new image is needed in one of your lesion cases",
+        "The model could not judge a new image of one of your lesion cases (for example blurred, or not "
+        "a skin lesion it knows); no result is shown for it. Please take a new image.",
+    ),
 }
 
 

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from core import permissions
 from core.admin import ReadOnlyAdminMixin, VisibleToUserAdmin
+from inference.models import QualityStatus
 
 from . import selectors, services
 from .models import Histopathology, Review, ReviewQueueItem
@@ -75,11 +76,13 @@ class ReviewQueueAdmin(ForReviewers, admin.ModelAdmin):
 
     @admin.display(description="risk", ordering="risk_rank")
     def risk(self, obj) -> str:
+        if obj.latest_quality_status == QualityStatus.REJECTED:
+            return "Needs a new image"
         return (obj.latest_risk or "").capitalize()
 
     @admin.display(description="model's class")
     def latest_class(self, obj) -> str:
-        return obj.latest_class
+        return obj.latest_class or "—"
 
     @admin.display(description="clinician")
     def clinician(self, obj) -> str:

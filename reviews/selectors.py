@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from cases.models import Lesion, LesionImage
-from inference.models import ModelVersion, Prediction, PredictionStatus, RiskLevel
+from inference.models import ModelVersion, Prediction, RiskLevel
 from inference.selectors import lesions_with_latest_result, risk_rank
 
 from .models import Histopathology, Review
@@ -27,13 +27,14 @@ def review_queue(
     clinician: int | None = None,
     anatomic_site: str = "",
 ) -> QuerySet[Lesion]:
-    """Lesion cases whose latest result is not reviewed yet: highest risk first, then the
+    """Lesion cases whose latest result is not reviewed yet: highest risk first (a result the
+    quality gate withheld, "needs a new image", after medium and before low risk), then the
     longest waiting. Each lesion carries its ``latest_*`` annotations, and ``awaiting_results``:
-    whether an image of that result's visit or a later one has no result yet."""
+    whether an image of that result's visit or a later one has no result to show yet."""
     lesions = lesions_with_latest_result(Lesion.objects.visible_to(user)).filter(latest_prediction_id__isnull=False)
     lesions = lesions.annotate(
         reviewed=Exists(Review.objects.filter(prediction_id=OuterRef("latest_prediction_id"))),
-        risk_rank=risk_rank("latest_risk"),
+        risk_rank=risk_rank("latest_risk", quality_field="latest_quality_status"),
         latest_captured_on=Subquery(
             Prediction.objects.filter(pk=OuterRef("latest_prediction_id")).values("image__captured_on")[:1]
         ),
@@ -51,13 +52,13 @@ def review_queue(
 
 
 def _images_without_result(*, lesion: Lesion | OuterRef, since: datetime.date | OuterRef) -> QuerySet[LesionImage]:
-    succeeded = Prediction.objects.filter(image=OuterRef("pk"), status=PredictionStatus.SUCCEEDED)
+    succeeded = Prediction.objects.filter(image=OuterRef("pk")).shown()
     return LesionImage.objects.filter(lesion=lesion, captured_on__gte=since).exclude(Exists(succeeded))
 
 
 def images_without_result(*, lesion: Lesion, since: datetime.date) -> QuerySet[LesionImage]:
     """Images of the lesion from ``since`` on (the reviewed visit and later ones) that have no
-    succeeded prediction: still queued or running, or failed. The latest result falls back to
+    result to show: still queued or running, failed, or withheld by the quality gate. The latest result falls back to
     the most recent visit with a result, so a reviewer must know what it does not cover."""
     return _images_without_result(lesion=lesion, since=since).order_by("captured_on", "pk")
 
@@ -73,7 +74,9 @@ def review_target(*, lesion: Lesion) -> Prediction | None:
 def routine_agreement_refusal(*, lesion: Lesion, prediction: Prediction | None) -> str | None:
     """Why this case may not be agreed in bulk ("agree, routine monitoring"), or None if it may:
     only a low-risk nevus whose result covers every image of its visit and later ones. Anything
-    else needs the review page."""
+    else needs the review page, and a result withheld by the quality gate most of all."""
+    if prediction is not None and prediction.is_withheld:
+        return "needs a new image (the model could not judge it); review it on its page."
     if prediction is not None and images_without_result(lesion=lesion, since=prediction.image.captured_on).exists():
         return "has images without a result; review it on its page."
     if prediction is None or (prediction.risk_level, prediction.predicted_class) != (RiskLevel.LOW, "NV"):
@@ -158,7 +161,8 @@ def model_outcomes(*, model_version: ModelVersion) -> dict:
     histopathology (per lesion with a result: the latest histopathology against the version's
     latest succeeded prediction on that lesion), with melanoma sensitivity and specificity,
     the reviewers' agreement rate and the counts."""
-    succeeded = Prediction.objects.filter(model_version=model_version, status=PredictionStatus.SUCCEEDED)
+    # Results withheld by the quality gate were never shown: they are no outcome of the model's.
+    succeeded = Prediction.objects.filter(model_version=model_version).shown()
 
     by_review = Comparison()
     reviews = Review.objects.filter(prediction__in=succeeded).values_list(

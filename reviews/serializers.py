@@ -9,7 +9,7 @@ from accounts.serializers import UserSummarySerializer
 from cases.models import Lesion
 from cases.serializers import VisiblePrimaryKeyField
 from cases.validators import validate_not_in_future
-from inference.models import DiagnosisClass, Prediction, RiskLevel
+from inference.models import DiagnosisClass, Prediction, QualityStatus, RiskLevel
 
 from .models import (
     MAX_FOLLOW_UP_MONTHS,
@@ -137,6 +137,7 @@ class HistopathologyInputSerializer(serializers.Serializer):
                 "prediction": 140,
                 "risk_level": "high",
                 "predicted_class": "MEL",
+                "needs_new_image": False,
                 "result_since": "2026-11-20T09:20:42Z",
                 "awaiting_results": False,
             },
@@ -151,15 +152,31 @@ class QueueItemSerializer(serializers.Serializer):
     patient = serializers.IntegerField(source="patient_id")
     clinician = UserSummarySerializer(source="patient.owner")
     prediction = serializers.IntegerField(source="latest_prediction_id")
-    risk_level = serializers.ChoiceField(source="latest_risk", choices=RiskLevel.choices)
-    predicted_class = serializers.ChoiceField(source="latest_class", choices=DiagnosisClass.choices)
+    risk_level = serializers.ChoiceField(
+        source="latest_risk", choices=RiskLevel.choices, allow_null=True, help_text="Null when it needs a new image."
+    )
+    predicted_class = serializers.ChoiceField(
+        source="latest_class",
+        choices=DiagnosisClass.choices,
+        allow_null=True,
+        help_text="Null when it needs a new image.",
+    )
+    needs_new_image = serializers.SerializerMethodField(
+        help_text=(
+            "True when the quality gate could not judge the latest result's image: its figures are withheld, it "
+            "ranks after medium and before low risk, and it cannot be agreed in bulk."
+        )
+    )
     result_since = serializers.DateTimeField(source="latest_finished_at")
     awaiting_results = serializers.BooleanField(
         help_text=(
             "True when an image of the reviewed visit or a later one has no result (not analysed yet, "
-            "queued, running or failed): the result does not cover it."
+            "queued, running, failed or could not be judged): the result does not cover it."
         )
     )
+
+    def get_needs_new_image(self, lesion) -> bool:
+        return lesion.latest_quality_status == QualityStatus.REJECTED
 
 
 class _MelanomaSerializer(serializers.Serializer):

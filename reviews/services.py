@@ -36,7 +36,15 @@ def require_reviewer(*, user: User) -> None:
 
 def _check_decision(*, prediction: Prediction, agrees_with_model: bool, diagnosis: str) -> None:
     """Agreeing means the reviewer's diagnosis is the model's class; disagreeing, another one
-    (or "unsure"). Outcomes count on this."""
+    (or "unsure"). Outcomes count on this. A result withheld by the quality gate shows the
+    reviewer no class to agree with: it may only be disagreed with, with any diagnosis (and the
+    refusal names no class, which would give the withheld figure away)."""
+    if prediction.is_withheld:
+        if agrees_with_model:
+            raise ValidationError(
+                {"agrees_with_model": "The model could not judge this image, so there is no result to agree with."}
+            )
+        return
     if agrees_with_model and diagnosis != prediction.predicted_class:
         raise ValidationError(
             {"diagnosis": f"You agree with the model, so your diagnosis is {prediction.predicted_class}."}

@@ -12,6 +12,7 @@ default thresholds allow."""
 
 from __future__ import annotations
 
+import copy
 import datetime
 import hashlib
 import io
@@ -28,7 +29,7 @@ from PIL import Image
 from accounts.models import REVIEWER_GROUP, User
 from cases.imaging import normalise_upload
 from cases.models import AnatomicSite, Lesion, LesionImage, Patient, PatientShare
-from inference.models import ModelVersion, Prediction, PredictionStatus
+from inference.models import ModelVersion, Prediction, PredictionStatus, QualityStatus
 from notifications.models import Notification, NotificationKind
 from reviews.models import Histopathology, HistopathologyDiagnosis, RecommendedAction, Review, ReviewDiagnosis
 from skinml.classes import CLASSES, MALIGNANT_CLASSES
@@ -238,9 +239,45 @@ def _finished_run():
     }
 
 
+#: The quality gate's verdicts (``QualityVerdict.as_dict()``) of the traits below.
+QUALITY_OK = {"status": "ok", "reasons": [], "scores": {"sharpness": 0.9, "exposure": 0.9}}
+QUALITY_WARNING = {
+    "status": "warning",
+    "reasons": [
+        {
+            "code": "overexposed",
+            "severity": "warning",
+            "message": "over-exposed",
+            "advice": "Lower the light or move out of direct sunlight before retaking.",
+        }
+    ],
+    "scores": {"sharpness": 0.8, "exposure": 0.35},
+}
+QUALITY_REJECTED = {
+    "status": "rejected",
+    "reasons": [
+        {
+            "code": "blur",
+            "severity": "rejected",
+            "message": "out of focus",
+            "advice": "Hold the dermatoscope still and let it focus before taking the picture.",
+        },
+        {
+            "code": "out_of_distribution",
+            "severity": "rejected",
+            "message": "unlike the lesions the model was trained on",
+            "advice": "The model knows BCC, melanoma and nevi on dermoscopic images only.",
+        },
+    ],
+    "scores": {"sharpness": 0.05, "exposure": 0.9, "ood_distance": 9.5},
+}
+
+
 class PredictionFactory(factory.django.DjangoModelFactory):
     """A prediction of an image (requested by its uploader) by a model version: queued, or
-    with ``running=True`` / ``succeeded=True`` / ``failed=True``. See the module's docstring."""
+    with ``running=True`` / ``succeeded=True`` / ``failed=True``. See the module's docstring.
+    A succeeded one passed the quality gate ("ok"); ``warning=True`` and ``rejected=True`` give
+    a succeeded one with the gate's warning, or rejected (its figures withheld)."""
 
     class Meta:
         model = Prediction
@@ -272,7 +309,20 @@ class PredictionFactory(factory.django.DjangoModelFactory):
             overlay_ms=6.0,
             total_ms=50.0,
             attempts=1,
+            quality_status=QualityStatus.OK,
+            quality=factory.LazyFunction(lambda: copy.deepcopy(QUALITY_OK)),
+            quality_ms=3.0,
             **_finished_run(),
+        )
+        warning = factory.Trait(
+            succeeded=True,
+            quality_status=QualityStatus.WARNING,
+            quality=factory.LazyFunction(lambda: copy.deepcopy(QUALITY_WARNING)),
+        )
+        rejected = factory.Trait(
+            succeeded=True,
+            quality_status=QualityStatus.REJECTED,
+            quality=factory.LazyFunction(lambda: copy.deepcopy(QUALITY_REJECTED)),
         )
         failed = factory.Trait(
             status=PredictionStatus.FAILED,

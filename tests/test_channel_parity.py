@@ -29,6 +29,7 @@ from .factories import (
     LesionImageFactory,
     PatientFactory,
     PatientShareFactory,
+    PredictionFactory,
     ReviewFactory,
     UserFactory,
 )
@@ -87,9 +88,10 @@ def a_lesion(world: World) -> None:
 
 
 def an_analysed_image(world: World) -> None:
-    """A lesion with an image analysed by the test model (a real run, in-process)."""
+    """A lesion with an image analysed by the test model (a real run, in-process). The same
+    pixels in both runs, so that both channels see the same result (effects name its class)."""
     a_lesion(world)
-    image = LesionImageFactory(lesion=world.data["lesion"])
+    image = LesionImageFactory(lesion=world.data["lesion"], seed=11)
     with world.capture(execute=True):
         prediction = inference_services.prediction_request(image=image, requested_by=world.owner)
     world.data["image"] = image
@@ -112,6 +114,14 @@ def a_queued_prediction(world: World) -> None:
     a_lesion(world)
     image = LesionImageFactory(lesion=world.data["lesion"])
     world.data["prediction"] = inference_services.prediction_request(image=image, requested_by=world.owner)
+
+
+def a_withheld_result(world: World) -> None:
+    """A lesion with an image whose result the quality gate rejected (its figures withheld)."""
+    a_lesion(world)
+    image = LesionImageFactory(lesion=world.data["lesion"])
+    world.data["image"] = image
+    world.data["prediction"] = PredictionFactory(rejected=True, image=image, model_version=world.model_version)
 
 
 def no_active_model(world: World) -> None:
@@ -335,6 +345,10 @@ CASES = [
     Case("owner asks for a heatmap at opacity 3", "owner", an_analysed_image, *heatmap("?opacity=3"), no_effect,
          REFUSED),
     Case("other clinician opens a heatmap", "other", an_analysed_image, *heatmap(""), no_effect, REFUSED),
+    Case("owner opens a withheld result's heatmap", "owner", a_withheld_result, *heatmap(""), no_effect, REFUSED),
+    Case("reviewer opens a withheld result's heatmap", "reviewer", a_withheld_result, *heatmap("?class=MEL"),
+         no_effect, REFUSED),
+    Case("admin opens a withheld result's heatmap", "admin", a_withheld_result, *heatmap(""), no_effect, DONE),
     Case("reviewer reviews a case", "reviewer", an_analysed_image, ui_review, api_review, reviews, DONE),
     Case("clinician reviews a case", "owner", an_analysed_image, ui_review, api_review, reviews, REFUSED),
     Case("reviewer reviews a result reviewed already", "reviewer", a_reviewed_result, ui_review, api_review, reviews,
