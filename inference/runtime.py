@@ -11,17 +11,14 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from skinml.card import card_path_for
 from skinml.engine import LiteRTEngine, ModelFileError, verified_path
+from skinml.ood import OODStatistics
 
 from .models import ModelVersion
-
-if TYPE_CHECKING:
-    from skinml.ood import OODStatistics
 
 
 def models_dir() -> Path:
@@ -97,9 +94,6 @@ def get_quality_statistics(model_version: ModelVersion) -> OODStatistics | None:
         with _statistics_lock:
             statistics = _statistics.get(key)
             if statistics is None:
-                # Imported here until skinml.ood is merged (issue 14); then at the top.
-                from skinml.ood import OODStatistics
-
                 try:
                     path = quality_statistics_path(model_version)
                 except ModelFileError as error:

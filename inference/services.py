@@ -27,7 +27,7 @@ from core import permissions
 from core.tasks import send_task_on_commit
 from notifications.models import NotificationKind
 from notifications.services import notification_send
-from skinml import heatmaps
+from skinml import gate, heatmaps
 from skinml.card import (
     CardError,
     RuntimeMismatchError,
@@ -38,6 +38,7 @@ from skinml.card import (
 )
 from skinml.classes import CLASSES, MALIGNANT_CLASSES
 from skinml.engine import ModelFileError, normalised_cam, sha256_of_file, softmax
+from skinml.ood import OODStatistics
 from skinml.preprocessing import load_rgb, preprocess
 
 from .models import ModelVersion, Prediction, PredictionStatus, QualityStatus, RiskLevel
@@ -130,8 +131,6 @@ def _copy_into_models_dir(source: Path) -> Path:
 
 def _check_quality_statistics_load(path: Path) -> None:
     """ValidationError unless ``path`` is out-of-scope statistics that skinml can load."""
-    from skinml.ood import OODStatistics  # at the top once skinml.ood is merged (issue 14)
-
     try:
         OODStatistics.load(path)
     except Exception as error:  # any reason it cannot be read is a reason to refuse it
@@ -330,9 +329,6 @@ def _read_image(image: LesionImage) -> Image.Image:
 
 
 def _compute(prediction: Prediction) -> _Result:
-    # Imported here until skinml.gate is merged (issue 14); then at the top.
-    from skinml import gate
-
     model_version = prediction.model_version
     engine = get_engine(model_version)
     statistics = get_quality_statistics(model_version)
@@ -348,8 +344,7 @@ def _compute(prediction: Prediction) -> _Result:
     verdict = gate.assess(
         rgb=np.asarray(rgb),
         logits=output.logits,
-        # EngineOutput.features is None for older exports (and absent until skinml's is merged).
-        features=getattr(output, "features", None),
+        features=output.features,  # None for exports without the features output (1.0.0)
         statistics=statistics,
         temperature=model_version.temperature,
     )

@@ -13,11 +13,7 @@ from inference.runtime import clear_engines
 from skinml.card import card_path_for, runtime_path_for
 
 from .factories import AdminFactory, ReviewerFactory, UserFactory
-from .quality_fake import install_if_missing
 from .skinml.model_fixture import build_test_model
-
-# Until skinml.quality/ood/gate (issue 14) are merged into this branch: see tests/quality_fake.py.
-SKINML_GATE_IS_FAKE = install_if_missing()
 
 
 @pytest.fixture(autouse=True)

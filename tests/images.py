@@ -13,6 +13,11 @@ from PIL import Image
 pillow_heif.register_heif_opener()
 
 
+#: The size of a lesion-like picture that the quality gate's image checks pass (the smallest
+#: real ISIC images are 200×150; the default 64×48 is rejected as too small and out of focus).
+GATE_PASSING_SIZE = (200, 150)
+
+
 def lesion_like(
     width: int = 64, height: int = 48, *, seed: int = 0, centre: tuple[float, float] = (0.4, 0.6)
 ) -> Image.Image:

@@ -66,7 +66,7 @@ def test_lesion_history_covers_images_predictions_reviews_and_histopathology(
     with django_capture_on_commit_callbacks(execute=True):
         upload = api.post(
             "/api/v1/images/",
-            {"lesion": lesion.pk, "file": SimpleUploadedFile("a.jpg", images.jpeg(seed=5))},
+            {"lesion": lesion.pk, "file": SimpleUploadedFile("a.jpg", images.jpeg(*images.GATE_PASSING_SIZE, seed=5))},
             format="multipart",
         )
     assert upload.status_code == 201

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
 from inference import runtime, selectors, services
 from inference.models import WITHHELD, ModelVersion, Prediction, PredictionStatus, QualityStatus
 from notifications.models import Notification, NotificationKind
+from skinml import quality
+from skinml.preprocessing import load_rgb
 
-from ..conftest import SKINML_GATE_IS_FAKE
 from ..factories import (
     QUALITY_REJECTED,
     QUALITY_WARNING,
@@ -283,7 +285,7 @@ def test_the_worker_stores_the_gates_verdict_and_notifies_a_new_image_is_needed(
 def test_the_worker_stores_an_ok_verdict_with_the_gate_as_it_is(
     clinician, model_version, django_capture_on_commit_callbacks
 ):
-    """The real skinml.gate on a test image once merged (with the stand-in until then)."""
+    """The real skinml.gate: the stored verdict is the gate's own on the stored image."""
     image = LesionImageFactory(lesion__patient__owner=clinician)
     with django_capture_on_commit_callbacks(execute=True):
         prediction = services.prediction_request(image=image, requested_by=clinician)
@@ -292,8 +294,15 @@ def test_the_worker_stores_an_ok_verdict_with_the_gate_as_it_is(
     assert prediction.quality_status in QualityStatus.values
     assert prediction.quality["status"] == prediction.quality_status
     assert set(prediction.quality) == {"status", "reasons", "scores"}
-    if SKINML_GATE_IS_FAKE:
-        pytest.xfail("skinml.gate is not merged yet: the stand-in passed every image (finish after the merge)")
+    with image.file.open("rb") as handle:
+        rgb = np.asarray(load_rgb(handle.read()))
+    assert prediction.quality["scores"]["resolution_px"] == min(rgb.shape[:2])
+    expected = quality.image_scores(rgb)
+    for name in ("focus_laplacian", "skin_fraction", "mean_luminance"):
+        assert prediction.quality["scores"][name] == pytest.approx(expected[name])
+    severities = [reason["severity"] for reason in prediction.quality["reasons"]]
+    worst = max(severities, key=quality.SEVERITY_ORDER.__getitem__, default="ok")
+    assert prediction.quality_status == worst
 
 
 def statistics_file(directory, content: bytes = b"ood statistics") -> tuple[str, str]:
