@@ -6,8 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# The bundled model (models/NAME.keras with its card and LiteRT export).
-BUNDLED_MODEL ?= $(firstword $(wildcard models/*.keras))
+# The bundled model (models/NAME.keras with its card, LiteRT export and quality-gate statistics):
+# the newest there; `make run` registers it if new and makes it the active version.
+BUNDLED_MODEL ?= $(lastword $(sort $(wildcard models/*.keras)))
 
 .PHONY: run test lint install install-dev browser
 
@@ -28,7 +29,7 @@ install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
-	$(if $(BUNDLED_MODEL),$(BIN)/python manage.py register_model $(BUNDLED_MODEL) --if-new,@echo "No bundled model in models/")
+	$(if $(BUNDLED_MODEL),$(BIN)/python manage.py register_model $(BUNDLED_MODEL) --if-new --activate,@echo "No bundled model in models/")
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

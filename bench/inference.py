@@ -102,14 +102,17 @@ def in_process(model_path: Path, image_count: int) -> tuple[list[str], dict]:
     import numpy as np
     from PIL import Image
 
-    from skinml import heatmaps
+    from skinml import gate, heatmaps
     from skinml.engine import LiteRTEngine, normalised_cam, softmax
+    from skinml.ood import OODStatistics
     from skinml.preprocessing import load_rgb, preprocess
 
     threads = int(os.environ.get("SKINPORTAL_INFERENCE_THREADS", "1"))
     engine = LiteRTEngine(model_path.with_suffix(".tflite"), num_threads=threads)
+    statistics_path = model_path.with_suffix(".ood.npz")
+    ood_statistics = OODStatistics.load(statistics_path) if statistics_path.is_file() else None
     images = load_images(image_count)
-    timings: dict[str, list[float]] = {"preprocessing": [], "engine": [], "overlay": [], "total": []}
+    timings: dict[str, list[float]] = {"preprocessing": [], "engine": [], "gate": [], "overlay": [], "total": []}
     for data in images * 2:  # the first pass warms up; only the second is kept
         start = time.perf_counter()
         rgb = load_rgb(data)
@@ -119,12 +122,15 @@ def in_process(model_path: Path, image_count: int) -> tuple[list[str], dict]:
         probabilities = softmax(output.logits)
         cam = normalised_cam(output.class_maps, int(np.argmax(probabilities)))
         after_engine = time.perf_counter()
+        gate.assess(rgb=np.asarray(rgb), logits=output.logits, features=output.features, statistics=ood_statistics)
+        after_gate = time.perf_counter()
         heatmaps.encode_jpeg(heatmaps.overlay(np.asarray(rgb), cam))
         end = time.perf_counter()
         for key, value in (
             ("preprocessing", after_preprocess - start),
             ("engine", after_engine - after_preprocess),
-            ("overlay", end - after_engine),
+            ("gate", after_gate - after_engine),
+            ("overlay", end - after_gate),
             ("total", end - start),
         ):
             timings[key].append(value * 1000)
@@ -156,6 +162,12 @@ def in_process(model_path: Path, image_count: int) -> tuple[list[str], dict]:
         "| --- | ---: | ---: |",
         row("preprocessing (decode, EXIF, RGB, resize, scale)", timings["preprocessing"]),
         row("probabilities + Grad-CAM (LiteRT, one pass)", timings["engine"]),
+        row(
+            "quality gate (image checks"
+            + (", energy + Mahalanobis" if ood_statistics is not None and output.features is not None else "")
+            + "; target <= 5)",
+            timings["gate"],
+        ),
         row("overlay (upsample, colour map, blend, JPEG)", timings["overlay"]),
         row("total", timings["total"]),
         row("naive: Keras predict + eager GradientTape Grad-CAM", naive),

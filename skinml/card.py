@@ -187,4 +187,28 @@ def card_markdown(card: dict) -> str:
     for name, metrics in card.get("metrics", {}).items():
         if isinstance(metrics, dict) and "balanced_accuracy" in metrics:
             lines += ["", f"## Metrics: {name}", "", *_metrics_markdown(metrics)]
+    if "quality" in card:
+        lines += _quality_markdown(card["quality"])
     return "\n".join(lines) + "\n"
+
+
+def _quality_markdown(quality: dict) -> list[str]:
+    """The quality gate: its out-of-scope thresholds, how often it flags good images per split,
+    and (once ``evaluate_quality`` has run) how often it catches each kind of bad image."""
+    lines = ["", "## Quality gate", "", quality.get("method", ""), ""]
+    lines += ["| score | rejected above |", "| --- | --- |"]
+    lines += [f"| {name} | {_fmt(levels['rejected'])} |" for name, levels in quality.get("ood_thresholds", {}).items()]
+    lines += ["", "| split | images | rejected by the gate | warning or worse |", "| --- | --- | --- | --- |"]
+    for split, rates in quality.get("ood_flag_rates", {}).items():
+        rejected = rates.get("gate_rejected", rates.get("rejected"))
+        warned = rates.get("gate_warning_or_worse", rates.get("warning_or_worse"))
+        lines.append(f"| {split} | {rates.get('images')} | {_fmt(rejected)} | {_fmt(warned)} |")
+    evaluation = quality.get("evaluation")
+    if evaluation:
+        lines += ["", "| kind of image | images | rejected | warning or worse |", "| --- | --- | --- | --- |"]
+        for kind, figures in evaluation.get("kinds", {}).items():
+            lines.append(
+                f"| {kind.replace('_', ' ')} | {figures.get('images')} | {_fmt(figures.get('rejected'))} "
+                f"| {_fmt(figures.get('warning_or_worse'))} |"
+            )
+    return lines

@@ -204,3 +204,13 @@ def source_summary(*, probabilities: np.ndarray, labels: np.ndarray, classes: Se
         "accuracy": float((predicted == labels).mean()),
         "balanced_accuracy": balanced_accuracy(labels=labels, predicted=predicted, num_classes=len(classes)),
     }
+
+
+def wilson_interval(successes: int, n: int, *, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95 % by default); (0, 1) when ``n`` is 0."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)

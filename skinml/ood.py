@@ -14,9 +14,12 @@ Both scores are oriented so that HIGHER means MORE UNUSUAL. NumPy only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+
+from .metrics import wilson_interval
 
 SCORES = ("energy", "mahalanobis")
 #: Weight of the scaled identity in the shrunk covariance: (1 − s)·Σ + s·(tr Σ / D)·I.
@@ -53,6 +56,12 @@ class OODStatistics:
                 thresholds=thresholds,
             )
 
+    @cached_property
+    def projected_means(self) -> tuple[np.ndarray, np.ndarray]:
+        """(P·mean of each class (classes, D), meanᵀ·P·mean of each class (classes,))."""
+        projected = self.class_means @ self.precision
+        return projected, (projected * self.class_means).sum(axis=1)
+
     @property
     def dimensions(self) -> int:
         return int(self.class_means.shape[1])
@@ -75,11 +84,11 @@ def mahalanobis_score(statistics: OODStatistics, features: np.ndarray) -> float 
     features = np.asarray(features, dtype=np.float64)
     single = features.ndim == 1
     rows = np.atleast_2d(features)
-    distances = []
-    for mean in statistics.class_means:
-        centred = rows - mean
-        distances.append(np.einsum("ij,jk,ik->i", centred, statistics.precision, centred))
-    score = np.sqrt(np.maximum(np.min(distances, axis=0), 0.0))
+    # (f - m)ᵀ P (f - m) = fᵀPf - 2 fᵀ(Pm) + mᵀPm: one matrix-vector product per image (BLAS),
+    # not one per class; Pm and mᵀPm are the statistics' own.
+    projected_means, mean_terms = statistics.projected_means
+    squared = (rows @ statistics.precision * rows).sum(axis=1)[:, None] - 2 * rows @ projected_means.T + mean_terms
+    score = np.sqrt(np.maximum(squared.min(axis=1), 0.0))
     return float(score[0]) if single else score
 
 
@@ -122,26 +131,50 @@ def calibrate_thresholds(
     temperature: float = 1.0,
     rejected_rate: float = 0.05,
     warning_rate: float = 0.10,
+    already_rejected: np.ndarray | None = None,
+    already_warned: np.ndarray | None = None,
 ) -> OODStatistics:
     """Thresholds from in-distribution (VALIDATION) images such that at most ``rejected_rate`` of
-    them pass a "rejected" threshold of EITHER score (and at most ``warning_rate`` a "warning"
+    in-distribution images (the 95 % upper bound from the validation ones) pass a "rejected"
+    threshold of EITHER score (and at most ``warning_rate`` a "warning"
     one): each score's threshold is its k-th largest value, with the largest k (the same for both
-    scores) whose union of flagged images stays within the rate."""
+    scores) whose union of flagged images stays within the rate. Images that the gate flags
+    already for another reason (``already_rejected`` / ``already_warned``, warned or worse: the
+    image checks) count in that union, so that the whole gate keeps to the rate."""
     if not 0 < rejected_rate <= warning_rate < 1:
         raise ValueError("need 0 < rejected_rate <= warning_rate < 1")
     scores = ood_scores(statistics, logits=logits, features=features, temperature=temperature)
-    levels = {"rejected": _joint_thresholds(scores, rejected_rate), "warning": _joint_thresholds(scores, warning_rate)}
-    thresholds = {name: {level: levels[level][name] for level in ("warning", "rejected")} for name in scores}
+    n = len(next(iter(scores.values())))
+    levels = {
+        "rejected": _joint_thresholds(scores, _confident_budget(rejected_rate, n), already=already_rejected),
+        "warning": _joint_thresholds(scores, int(np.floor(warning_rate * n)), already=already_warned),
+    }
+    # A warning never needs more than a rejection: where the warning budget is spent already
+    # (the image checks warn often), a score warns only where it rejects.
+    thresholds = {
+        name: {"warning": min(levels["warning"][name], levels["rejected"][name]), "rejected": levels["rejected"][name]}
+        for name in scores
+    }
     return replace(statistics, thresholds=thresholds)
 
 
-def _joint_thresholds(scores: dict[str, np.ndarray], rate: float) -> dict[str, float]:
-    n = len(next(iter(scores.values())))
+def _confident_budget(rate: float, n: int) -> int:
+    """How many of ``n`` validation images may be rejected so that the rejection rate of new
+    in-distribution images stays within ``rate`` with 95 % confidence (Wilson upper bound): a
+    rate met only on the validation images themselves is exceeded on others about half the time."""
     budget = int(np.floor(rate * n))
+    while budget > 0 and wilson_interval(budget, n)[1] > rate:
+        budget -= 1
+    return budget
+
+
+def _joint_thresholds(scores: dict[str, np.ndarray], budget: int, *, already: np.ndarray | None) -> dict[str, float]:
+    n = len(next(iter(scores.values())))
+    already = np.zeros(n, dtype=bool) if already is None else np.asarray(already, dtype=bool)
     descending = {name: np.sort(values)[::-1] for name, values in scores.items()}
     for k in range(budget, -1, -1):
         chosen = {name: float(values[min(k, n - 1)]) for name, values in descending.items()}
-        flagged = np.zeros(n, dtype=bool)
+        flagged = already.copy()
         for name, values in scores.items():
             flagged |= values > chosen[name]
         if flagged.sum() <= budget:
@@ -150,10 +183,17 @@ def _joint_thresholds(scores: dict[str, np.ndarray], rate: float) -> dict[str, f
 
 
 def flag_rates(
-    statistics: OODStatistics, *, logits: np.ndarray, features: np.ndarray, temperature: float = 1.0
+    statistics: OODStatistics,
+    *,
+    logits: np.ndarray,
+    features: np.ndarray,
+    temperature: float = 1.0,
+    already_rejected: np.ndarray | None = None,
+    already_warned: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Fraction of images each score flags ("<score>_rejected", "<score>_warning", and
-    "rejected" / "warning_or_worse" by either score): for the model card."""
+    "rejected" / "warning_or_worse" by either score): for the model card. With the image checks'
+    flags (``already_*``), also the whole gate's: "gate_rejected", "gate_warning_or_worse"."""
     scores = ood_scores(statistics, logits=logits, features=features, temperature=temperature)
     n = len(scores["energy"])
     any_rejected = np.zeros(n, dtype=bool)
@@ -168,4 +208,7 @@ def flag_rates(
         rates[f"{name}_warning_or_worse"] = round(float(warning.mean()), 5)
     rates["rejected"] = round(float(any_rejected.mean()), 5)
     rates["warning_or_worse"] = round(float(any_warning.mean()), 5)
+    if already_rejected is not None and already_warned is not None:
+        rates["gate_rejected"] = round(float((any_rejected | already_rejected).mean()), 5)
+        rates["gate_warning_or_worse"] = round(float((any_warning | already_warned | already_rejected).mean()), 5)
     return rates

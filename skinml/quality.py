@@ -150,7 +150,7 @@ CHECK_OF_SCORE: dict[str, str] = {
 
 #: Measured with ``python -m skinml.quality_eval /work/shared/data/isic <card>``
 #: (:func:`skinml.quality_eval.measure_image_thresholds`): quantiles of the 4,221 ISIC MEL/NV/BCC
-#: images outside the bundled model's (1.0.0) test split, "rejected" at the 0.5 % tail and
+#: images outside the bundled model's test split (1.0.0 and 1.1.0 share it), "rejected" at the 0.5 % tail and
 #: "warning" at the 2.5 % tail of each score on its bad side, to 3 digits. Two exceptions:
 #: - resolution: the smallest real images are 150 px (200×150: 848 images, 180×180: 290), so
 #:   "rejected" is below 112 px (half the model's 224 px input) and "warning" below the smallest

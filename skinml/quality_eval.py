@@ -330,3 +330,15 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+def evaluation_summary(figures: dict) -> dict:
+    """What the model card keeps of :func:`evaluate_gate`'s figures: per kind of image, how many,
+    the share rejected and warned, and each score's AUROC; the in-distribution false-reject rate."""
+    return {
+        "in_distribution": {key: figures["in_distribution"][key] for key in ("images", "rejected", "warning_or_worse")},
+        "kinds": {
+            kind: {key: summary.get(key) for key in ("images", "rejected", "warning_or_worse", "auroc")}
+            for kind, summary in figures["kinds"].items()
+        },
+    }

@@ -23,7 +23,7 @@ from .classes import CLASSES
 from .data import Log, find_image_files, load_image_cache, read_labels, read_lesion_ids, split_by_lesion
 from .engine import sha256_of_file
 from .ood import calibrate_thresholds, fit_statistics, flag_rates
-from .quality import DEFAULT_THRESHOLDS
+from .quality import DEFAULT_THRESHOLDS, findings_of, folder_scores, worst_status
 
 if TYPE_CHECKING:
     import keras
@@ -58,11 +58,17 @@ def fit_quality_gate(
     images: Mapping[str, np.ndarray],
     labels: Mapping[str, np.ndarray],
     temperature: float,
+    image_files: Mapping[str, list[Path]] | None = None,
     batch_size: int = 32,
     log: Log = print,
 ) -> dict:
     """Fit on ``images["train"]``, calibrate on ``images["validation"]``, measure on those and on
-    ``images["test"]`` when given; write ``<model>.ood.npz`` and return the card's ``quality``."""
+    ``images["test"]`` when given; write ``<model>.ood.npz`` and return the card's ``quality``.
+
+    With the splits' original ``image_files``, the image checks run on them too, and the OOD
+    thresholds leave room for the images those reject, so that the whole gate rejects at most
+    ``REJECTED_RATE`` of the validation images."""
+    checks = _image_check_flags(image_files, splits=images.keys(), log=log)
     outputs = {}
     for split, cache in images.items():
         log(f"Pooled features of the {split} split ({len(cache)} images) ...")
@@ -77,29 +83,60 @@ def fit_quality_gate(
         temperature=temperature,
         rejected_rate=REJECTED_RATE,
         warning_rate=WARNING_RATE,
+        already_rejected=checks["validation"][0] if checks else None,
+        already_warned=checks["validation"][1] if checks else None,
     )
     path = ood_path_for(keras_path)
     statistics.save(path)
     rates = {
-        split: flag_rates(statistics, logits=logits, features=features, temperature=temperature)
+        split: flag_rates(
+            statistics,
+            logits=logits,
+            features=features,
+            temperature=temperature,
+            already_rejected=checks[split][0] if checks else None,
+            already_warned=checks[split][1] if checks else None,
+        )
         for split, (logits, features) in outputs.items()
     }
     log(f"OOD thresholds {statistics.thresholds}; flag rates {rates}")
     return quality_card_section(path=path, thresholds=statistics.thresholds, rates=rates)
 
 
+def _image_check_flags(
+    image_files: Mapping[str, list[Path]] | None, *, splits, log: Log
+) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """Per split, (rejected, warning or worse) masks of the image checks on the original files."""
+    if not image_files:
+        return None
+    flags = {}
+    for split in splits:
+        log(f"Image checks of the {split} split ({len(image_files[split])} files) ...")
+        scores = folder_scores(image_files[split])
+        statuses = [
+            worst_status(findings_of({name: float(values[i]) for name, values in scores.items()}))
+            for i in range(len(image_files[split]))
+        ]
+        flags[split] = (
+            np.array([status == "rejected" for status in statuses]),
+            np.array([status != "ok" for status in statuses]),
+        )
+    return flags
+
+
 def quality_card_section(*, path: Path, thresholds: dict, rates: dict) -> dict:
     """The card's ``quality``: the OOD file and its SHA-256, how it was fitted, its thresholds, the
     flag rates per split, and the image-check thresholds of this code."""
     return {
-        "ood_file": path.name,
-        "ood_sha256": sha256_of_file(path),
+        "statistics_file": path.name,
+        "statistics_sha256": sha256_of_file(path),
         "features": "GlobalAveragePooling2D output (the runtime export's third output)",
         "method": (
             "energy -T*logsumexp(logits/T) at the card's temperature and min-over-classes Mahalanobis distance "
             "of the pooled features (class means and shrunk pooled within-class covariance of the TRAINING split); "
             f"thresholds on the VALIDATION split such that at most {REJECTED_RATE:.0%} of its images are rejected and "
-            f"{WARNING_RATE:.0%} warned by either score; higher = more unusual"
+            f"{WARNING_RATE:.0%} warned by either score or, where the original files were given, by the whole gate "
+            "(image checks included: gate_* rates); higher = more unusual"
         ),
         "ood_thresholds": thresholds,
         "ood_flag_rates": rates,
@@ -180,6 +217,7 @@ def fit_for_existing_model(
         images=images,
         labels=labels,
         temperature=float(card.get("temperature", 1.0)),
+        image_files={name: [split["files"][i] for i in ids] for name, ids in split["ids"].items()},
         batch_size=batch_size,
         log=log,
     )

@@ -371,6 +371,7 @@ def fit_quality_gate_step(
         images=images,
         labels=labels,
         temperature=calibration.temperature,
+        image_files={name: [dataset.files[i] for i in dataset.split[name]] for name in images},
         batch_size=config.batch_size,
         log=log,
     )

@@ -12,7 +12,7 @@ from skinml import card as model_card
 from skinml.classes import CLASSES
 from skinml.preprocessing import PREPROCESSING_ID
 
-BUNDLED_CARD = Path(__file__).resolve().parents[2] / "models" / "skinportal-mobilenetv2-1.0.0.card.json"
+BUNDLED_CARD = Path(__file__).resolve().parents[2] / "models" / "skinportal-mobilenetv2-1.1.0.card.json"
 
 CARD = {
     "name": "test-mobilenetv2",

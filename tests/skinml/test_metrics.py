@@ -147,3 +147,11 @@ def test_source_summary():
         "accuracy": pytest.approx(0.6),
         "balanced_accuracy": pytest.approx((1 / 2 + 2 / 3 + 3 / 5) / 3),
     }
+
+
+def test_wilson_interval_matches_the_textbook_values():
+    from skinml.metrics import wilson_interval
+
+    low, high = wilson_interval(5, 10)
+    assert (round(low, 4), round(high, 4)) == (0.2366, 0.7634)
+    assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(0, 0) == (0.0, 1.0)

@@ -71,6 +71,30 @@ def test_calibration_rejects_at_most_the_rate_on_its_own_data_and_flags_far_poin
     assert far_rates["mahalanobis_rejected"] == 1.0 and far_rates["energy_rejected"] == 1.0
 
 
+def test_calibration_leaves_room_for_what_the_image_checks_reject():
+    features, labels = clusters()
+    statistics = fit_statistics(features=features, labels=labels, num_classes=3)
+    val, _ = clusters(seed=1)
+    n = len(val)
+    by_image_checks = np.zeros(n, dtype=bool)
+    by_image_checks[: int(0.03 * n)] = True  # the image checks reject 3 % already
+    warned = np.zeros(n, dtype=bool)
+    alone = calibrate_thresholds(statistics, logits=logits_of(val), features=val, rejected_rate=0.05)
+    joint = calibrate_thresholds(
+        statistics,
+        logits=logits_of(val),
+        features=val,
+        rejected_rate=0.05,
+        already_rejected=by_image_checks,
+        already_warned=warned,
+    )
+    rates = flag_rates(
+        joint, logits=logits_of(val), features=val, already_rejected=by_image_checks, already_warned=warned
+    )
+    assert rates["gate_rejected"] <= 0.05
+    assert rates["rejected"] < flag_rates(alone, logits=logits_of(val), features=val)["rejected"]
+
+
 def test_save_and_load_round_trip_without_pickles(tmp_path):
     features, labels = clusters(50)
     statistics = calibrate_thresholds(
@@ -84,3 +108,12 @@ def test_save_and_load_round_trip_without_pickles(tmp_path):
     assert loaded.thresholds == statistics.thresholds
     with np.load(path, allow_pickle=False) as data:
         assert all(data[key].dtype != object for key in data.files)
+
+
+def test_mahalanobis_score_is_the_textbook_distance_to_the_nearest_class():
+    features, labels = clusters()
+    statistics = fit_statistics(features=features, labels=labels, num_classes=3)
+    points = np.random.default_rng(5).normal(0, 2, (7, features.shape[1]))
+    expected = [min(np.sqrt((p - m) @ statistics.precision @ (p - m)) for m in statistics.class_means) for p in points]
+    np.testing.assert_allclose(mahalanobis_score(statistics, points), expected, rtol=1e-9)
+    assert mahalanobis_score(statistics, points[0]) == pytest.approx(expected[0])

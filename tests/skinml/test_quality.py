@@ -128,7 +128,7 @@ def test_thresholds_from_scores_are_the_tail_quantiles():
 # Real images ---------------------------------------------------------------------------------
 
 ISIC = SHARED_DATA / "isic"
-CARD = ROOT / "models" / "skinportal-mobilenetv2-1.0.0.card.json"
+CARD = ROOT / "models" / "skinportal-mobilenetv2-1.1.0.card.json"
 
 
 def test_at_most_five_percent_of_the_isic_test_split_is_rejected():

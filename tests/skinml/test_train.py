@@ -68,8 +68,8 @@ def test_train_then_evaluate_end_to_end(tmp_path):
     assert card["hyperparameters"]["init_weights"] == "random"
     assert [phase["phase"] for phase in card["training"]["phases"]] == ["head", "fine-tune"]
     quality = card["quality"]
-    ood_file = output.with_name(quality["ood_file"])
-    assert ood_file == output.with_suffix(".ood.npz") and quality["ood_sha256"] == sha256_of_file(ood_file)
+    ood_file = output.with_name(quality["statistics_file"])
+    assert ood_file == output.with_suffix(".ood.npz") and quality["statistics_sha256"] == sha256_of_file(ood_file)
     statistics = OODStatistics.load(ood_file)
     assert set(statistics.thresholds) == {"energy", "mahalanobis"} and statistics.dimensions == 1280
     assert set(quality["ood_flag_rates"]) == {"train", "validation", "test"}

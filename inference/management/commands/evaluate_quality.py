@@ -2,8 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from skinml.card import card_path_for, write_card
 from skinml.evaluate import target_from_keras_path
-from skinml.quality_eval import evaluate_gate
+from skinml.quality_eval import evaluate_gate, evaluation_summary
 from skinml.quality_fit import ood_path_for
 
 
@@ -20,8 +21,13 @@ class Command(BaseCommand):
         parser.add_argument("--other", type=Path, help="Folder of lesion types the model does not know (isic-other).")
         parser.add_argument("--output-dir", type=Path, required=True)
         parser.add_argument("--max-images", type=int, help="Only the first N images of each folder (a quick run).")
+        parser.add_argument(
+            "--update-card", action="store_true", help="Record the figures in the card's quality section too."
+        )
 
-    def handle(self, *args, model: Path, isic: Path, other, output_dir: Path, max_images, **options) -> None:
+    def handle(
+        self, *args, model: Path, isic: Path, other, output_dir: Path, max_images, update_card: bool, **options
+    ) -> None:
         try:
             target = target_from_keras_path(model)
             ood_path = ood_path_for(model)
@@ -42,3 +48,9 @@ class Command(BaseCommand):
             rejected, flagged = summary["rejected"], summary["warning_or_worse"]
             self.stdout.write(f"  {kind}: rejected {rejected:.1%}, warning or worse {flagged:.1%}")
         self.stdout.write(f"Wrote {output_dir / 'quality_eval.json'} and quality_eval.png")
+        if update_card:
+            if "quality" not in target.card:
+                raise CommandError("The card has no quality section: fit the gate first (fit_quality_gate).")
+            target.card["quality"]["evaluation"] = evaluation_summary(figures)
+            write_card(card=target.card, path=card_path_for(model))
+            self.stdout.write(f"Recorded the figures in {card_path_for(model)}")
