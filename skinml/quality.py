@@ -113,8 +113,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+#: A warning's wording: the result is shown, so it says what may be less reliable, not that the
+#: image cannot be judged (about 11 % of good ISIC images get one).
+WARNING_MESSAGES: dict[str, str] = {
+    "low_resolution": "smaller than most dermoscopic images",
+    "out_of_focus": "slightly out of focus",
+    "over_exposed": "bright or reflective in places",
+    "under_exposed": "rather dark",
+    "not_skin": "unusual colours or framing for a dermoscopic image",
+    "out_of_distribution": "unusual for the lesions the model was trained on",
+}
+
+
 def finding(code: str, severity: Status) -> Finding:
     message, advice = MESSAGES[code]
+    if severity == "warning":
+        message = WARNING_MESSAGES[code]
     return Finding(code=code, severity=severity, message=message, advice=advice)
 
 

@@ -148,3 +148,12 @@ def test_the_sklearn_sample_photographs_are_rejected_as_not_skin():
     assert len(photographs) == 2
     for rgb in photographs:
         assert codes(image_checks(rgb)[1]).get("not_skin") == "rejected"
+
+
+def test_a_warning_says_what_may_be_less_reliable_and_a_rejection_that_it_cannot_be_judged():
+    from skinml.quality import MESSAGES, WARNING_MESSAGES, finding
+
+    assert set(WARNING_MESSAGES) == set(MESSAGES)
+    assert finding("not_skin", "rejected").message == "does not look like an image of a skin lesion"
+    assert finding("not_skin", "warning").message == "unusual colours or framing for a dermoscopic image"
+    assert finding("out_of_focus", "warning").advice == finding("out_of_focus", "rejected").advice
