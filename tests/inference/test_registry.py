@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from inference import runtime
 from inference.models import DiagnosisClass, ModelVersion, RiskLevel
 from skinml.engine import sha256_of_file
 
@@ -114,3 +116,19 @@ def test_the_choices_are_skinmls_classes_and_risk_levels():
 def test_a_model_versions_risk_level_is_skinmls_rule_with_its_thresholds(score, level):
     version = ModelVersion(thresholds={"medium": 0.3, "high": 0.6})
     assert version.risk_level(malignant_probability=score) is level
+
+
+BUNDLED = Path(__file__).resolve().parents[2] / "models" / "skinportal-mobilenetv2-1.1.0.keras"
+
+
+@pytest.mark.slow  # checks the bundled export against its Keras model
+@pytest.mark.skipif(not BUNDLED.is_file(), reason=f"needs the bundled model {BUNDLED}")
+def test_registering_the_bundled_model_records_its_quality_gate_statistics(db, empty_models_dir):
+    call_command("register_model", str(BUNDLED))
+
+    version = ModelVersion.objects.get()
+    card = json.loads(BUNDLED.with_suffix(".card.json").read_text())
+    assert version.quality_statistics_file == card["quality"]["statistics_file"]
+    assert version.quality_statistics_sha256 == card["quality"]["statistics_sha256"]
+    assert sha256_of_file(empty_models_dir / version.quality_statistics_file) == version.quality_statistics_sha256
+    assert runtime.get_quality_statistics(version).thresholds == card["quality"]["ood_thresholds"]
