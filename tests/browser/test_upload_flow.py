@@ -136,3 +136,28 @@ def test_the_image_page_updates_itself_when_the_prediction_finishes(live_server,
 
     page.get_by_text("Risk:").wait_for(timeout=20_000)  # no reload: the page polled
     assert page.locator("[data-poll-url]").count() == 0
+
+
+def test_an_image_the_gate_rejects_shows_why_and_no_result(live_server, browser_page, tmp_path, model_version):
+    """A picture the model cannot judge (here too small and out of focus) is analysed in-process
+    on upload, and the image page says why and how to retake it, with no risk, class or heatmap."""
+    from ..factories import LesionFactory
+
+    owner = UserFactory(username="dana", password="correct-horse-battery")
+    lesion = LesionFactory(patient__owner=owner, label="mole left shoulder")
+    image_file = tmp_path / "thumbnail.jpg"
+    image_file.write_bytes(images.jpeg(64, 48, seed=5))  # rejected: too small and out of focus
+    page = browser_page
+    page.goto(f"{live_server.url}/accounts/login/?next={lesion.get_absolute_url()}")
+    page.get_by_label("Username").fill("dana")
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Image files").set_input_files(str(image_file))
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_text("1 image stored.").wait_for()
+
+    page.locator(".timeline img").first.click()
+    page.get_by_text("No result: too small to assess").wait_for()
+    content = page.content()
+    assert "Take the picture at the camera's full resolution" in content
+    assert "Risk:" not in content and page.locator("#heatmap-layer").count() == 0
