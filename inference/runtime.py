@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -39,33 +40,37 @@ def card_path(model_version: ModelVersion) -> Path:
     return card_path_for(models_dir() / model_version.file)
 
 
-_engines: dict[tuple[int, str], LiteRTEngine] = {}
-_engines_lock = threading.Lock()
+#: What each process has loaded: ("engine" | "statistics", model version id, SHA-256) -> object.
+_loaded: dict[tuple[str, int, str], object] = {}
+_loaded_lock = threading.Lock()
+
+
+def _load_once(key: tuple[str, int, str], load: Callable[[], object]) -> object:
+    """Load a model file once per process (workers: after the fork), under a lock."""
+    value = _loaded.get(key)
+    if value is None:
+        with _loaded_lock:
+            value = _loaded.get(key)
+            if value is None:
+                value = _loaded[key] = load()
+    return value
 
 
 def get_engine(model_version: ModelVersion) -> LiteRTEngine:
     """The engine of a model version, loaded once per process (after a worker's fork, on first
     use or by the worker_process_init warm-up) and verified against its registered SHA-256."""
-    key = (model_version.pk, model_version.runtime_sha256)
-    engine = _engines.get(key)
-    if engine is None:
-        with _engines_lock:
-            engine = _engines.get(key)
-            if engine is None:
-                engine = LiteRTEngine(runtime_path(model_version), num_threads=inference_threads())
-                _engines[key] = engine
-    return engine
+    key = ("engine", model_version.pk, model_version.runtime_sha256)
+    return _load_once(key, lambda: LiteRTEngine(runtime_path(model_version), num_threads=inference_threads()))
 
 
 def loaded_engine_count() -> int:
-    return len(_engines)
+    return sum(kind == "engine" for kind, _, _ in _loaded)
 
 
 def clear_engines() -> None:
     """Forget the loaded engines and quality statistics (tests; a changed file)."""
-    with _engines_lock:
-        _engines.clear()
-    clear_quality_statistics()
+    with _loaded_lock:
+        _loaded.clear()
 
 
 def quality_statistics_path(model_version: ModelVersion) -> Path | None:
@@ -78,31 +83,18 @@ def quality_statistics_path(model_version: ModelVersion) -> Path | None:
     )
 
 
-_statistics: dict[tuple[int, str], OODStatistics] = {}
-_statistics_lock = threading.Lock()
-
-
 def get_quality_statistics(model_version: ModelVersion) -> OODStatistics | None:
     """The version's out-of-scope statistics, loaded once per process and verified against their
     registered SHA-256 like the engine; None when the version has none (then only the image
     quality checks apply)."""
     if not model_version.quality_statistics_file:
         return None
-    key = (model_version.pk, model_version.quality_statistics_sha256)
-    statistics = _statistics.get(key)
-    if statistics is None:
-        with _statistics_lock:
-            statistics = _statistics.get(key)
-            if statistics is None:
-                try:
-                    path = quality_statistics_path(model_version)
-                except ModelFileError as error:
-                    raise ModelFileError(f"The quality gate's statistics of {model_version}: {error}") from error
-                statistics = OODStatistics.load(path)
-                _statistics[key] = statistics
-    return statistics
 
+    def load() -> OODStatistics:
+        try:
+            path = quality_statistics_path(model_version)
+        except ModelFileError as error:
+            raise ModelFileError(f"The quality gate's statistics of {model_version}: {error}") from error
+        return OODStatistics.load(path)
 
-def clear_quality_statistics() -> None:
-    with _statistics_lock:
-        _statistics.clear()
+    return _load_once(("statistics", model_version.pk, model_version.quality_statistics_sha256), load)
