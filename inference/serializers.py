@@ -20,7 +20,11 @@ PREDICTION_EXAMPLE = {
     "risk_level": "high",
     "heatmap_url": "https://skinportal.example/api/v1/predictions/140/heatmap/",
     "heatmap_class": "MEL",
-    "quality": {"status": "ok", "reasons": [], "scores": {"sharpness": 0.82, "exposure": 0.91, "ood_distance": 0.4}},
+    "quality": {
+        "status": "ok",
+        "reasons": [],
+        "scores": {"resolution_px": 1024.0, "focus_laplacian": 61.2, "mean_luminance": 131.5, "mahalanobis": 19.8},
+    },
     "withheld": False,
     "error": "",
     "created_at": "2026-11-20T09:20:41Z",
@@ -29,7 +33,12 @@ PREDICTION_EXAMPLE = {
 
 
 class QualityReasonSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text='A stable code, e.g. "blur", "overexposed", "not_skin".')
+    code = serializers.CharField(
+        help_text=(
+            'A stable code: "low_resolution", "out_of_focus", "over_exposed", "under_exposed", "not_skin" '
+            'or "out_of_distribution".'
+        )
+    )
     severity = serializers.ChoiceField(choices=["warning", "rejected"])
     message = serializers.CharField(help_text='In plain words, e.g. "out of focus".')
     advice = serializers.CharField(help_text="How to take a better image.")
@@ -83,13 +92,25 @@ class ProbabilitiesSerializer(serializers.Serializer):
                     "status": "rejected",
                     "reasons": [
                         {
-                            "code": "blur",
+                            "code": "out_of_focus",
                             "severity": "rejected",
                             "message": "out of focus",
-                            "advice": "Hold the dermatoscope still and let it focus before taking the picture.",
+                            "advice": "Hold the dermatoscope still and focus on the lesion before taking the picture.",
                         }
                     ],
-                    "scores": {"sharpness": 0.08, "exposure": 0.9},
+                    "scores": {
+                        "resolution_px": 450.0,
+                        "focus_laplacian": 4.546,
+                        "focus_tenengrad": 0.65,
+                        "clipped_highlights": 0.001,
+                        "clipped_shadows": 0.0,
+                        "mean_luminance": 112.946,
+                        "skin_fraction": 1.0,
+                        "colourfulness": 36.145,
+                        "appearance_distance": 3.114,
+                        "energy": -3.373,
+                        "mahalanobis": 23.978,
+                    },
                 },
                 "withheld": True,
             },

@@ -34,6 +34,7 @@ from notifications.models import Notification, NotificationKind
 from reviews.models import Histopathology, HistopathologyDiagnosis, RecommendedAction, Review, ReviewDiagnosis
 from skinml.classes import CLASSES, MALIGNANT_CLASSES
 from skinml.preprocessing import PREPROCESSING_ID
+from skinml.quality import QualityVerdict, finding
 
 from . import images
 
@@ -242,38 +243,20 @@ def _finished_run():
     }
 
 
-#: The quality gate's verdicts (``QualityVerdict.as_dict()``) of the traits below.
-QUALITY_OK = {"status": "ok", "reasons": [], "scores": {"sharpness": 0.9, "exposure": 0.9}}
-QUALITY_WARNING = {
-    "status": "warning",
-    "reasons": [
-        {
-            "code": "overexposed",
-            "severity": "warning",
-            "message": "over-exposed",
-            "advice": "Lower the light or move out of direct sunlight before retaking.",
-        }
-    ],
-    "scores": {"sharpness": 0.8, "exposure": 0.35},
-}
-QUALITY_REJECTED = {
-    "status": "rejected",
-    "reasons": [
-        {
-            "code": "blur",
-            "severity": "rejected",
-            "message": "out of focus",
-            "advice": "Hold the dermatoscope still and let it focus before taking the picture.",
-        },
-        {
-            "code": "out_of_distribution",
-            "severity": "rejected",
-            "message": "unlike the lesions the model was trained on",
-            "advice": "The model knows BCC, melanoma and nevi on dermoscopic images only.",
-        },
-    ],
-    "scores": {"sharpness": 0.05, "exposure": 0.9, "ood_distance": 9.5},
-}
+#: The quality gate's verdicts (``QualityVerdict.as_dict()``, with skinml's own wording) of the
+#: traits below; the scores are those of real images (a good one, a bright one, a blurred one).
+_SCORES = {"resolution_px": 450.0, "skin_fraction": 1.0, "mean_luminance": 128.0, "energy": -3.9, "mahalanobis": 21.0}
+QUALITY_OK = QualityVerdict(status="ok", findings=(), scores={**_SCORES, "focus_laplacian": 60.0}).as_dict()
+QUALITY_WARNING = QualityVerdict(
+    status="warning",
+    findings=(finding("over_exposed", "warning"),),
+    scores={**_SCORES, "focus_laplacian": 60.0, "clipped_highlights": 0.2, "mean_luminance": 195.0},
+).as_dict()
+QUALITY_REJECTED = QualityVerdict(
+    status="rejected",
+    findings=(finding("out_of_focus", "rejected"), finding("out_of_distribution", "rejected")),
+    scores={**_SCORES, "focus_laplacian": 4.5, "mahalanobis": 52.0},
+).as_dict()
 
 
 class PredictionFactory(factory.django.DjangoModelFactory):

@@ -10,6 +10,7 @@ import hashlib
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils.html import escape
 
 from inference import runtime, selectors, services
 from inference.models import WITHHELD, ModelVersion, Prediction, PredictionStatus, QualityStatus
@@ -123,10 +124,13 @@ def test_a_warning_is_shown_beside_the_figures(clinician):
         probabilities=HIGH_MEL,
     )
     html = client_of(clinician).get(warned.image.get_absolute_url()).content.decode()
-    assert "Image quality: over-exposed." in html and QUALITY_WARNING["reasons"][0]["advice"] in html
+    assert (
+        "Image quality: bright or reflective in places." in html
+        and escape(QUALITY_WARNING["reasons"][0]["advice"]) in html
+    )
     assert "70.0%" in html and "risk-high" in html
     timeline = client_of(clinician).get(warned.image.lesion.get_absolute_url()).content.decode()
-    assert "image quality: over-exposed" in timeline and "risk-high" in timeline
+    assert "image quality: bright or reflective in places" in timeline and "risk-high" in timeline
 
 
 @pytest.mark.parametrize("role", ["clinician", "reviewer"])
