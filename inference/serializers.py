@@ -223,6 +223,19 @@ class HeatmapQuerySerializer(serializers.Serializer):
     )
 
 
+class QualityGateSummarySerializer(serializers.Serializer):
+    statistics_sha256 = serializers.CharField(
+        help_text="SHA-256 of the version's out-of-scope statistics; empty when it has none (image checks only)."
+    )
+    out_of_scope_thresholds = serializers.DictField(
+        child=serializers.DictField(child=serializers.FloatField()),
+        help_text='Scores above these are flagged: {"energy": {"warning", "rejected"}, "mahalanobis": {...}}.',
+    )
+    false_reject_rate_test = serializers.FloatField(
+        allow_null=True, help_text="Share of the held-out test split's good images the whole gate rejects."
+    )
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
@@ -230,7 +243,7 @@ class HeatmapQuerySerializer(serializers.Serializer):
             value={
                 "id": 2,
                 "name": "skinportal-mobilenetv2",
-                "version": "1.0.0",
+                "version": "1.1.0",
                 "architecture": "MobileNetV2 (alpha 1.0), global average pooling, dense softmax",
                 "input_size": 224,
                 "class_labels": ["BCC", "MEL", "NV"],
@@ -238,6 +251,14 @@ class HeatmapQuerySerializer(serializers.Serializer):
                 "temperature": 1.094,
                 "thresholds": {"medium": 0.176, "high": 0.3312},
                 "metrics": {"balanced_accuracy": 0.818, "auc": {"BCC": 0.985, "MEL": 0.898, "NV": 0.909}},
+                "quality_gate": {
+                    "statistics_sha256": "88012819e6d2" + "0" * 52,
+                    "out_of_scope_thresholds": {
+                        "energy": {"warning": -1.089, "rejected": -1.089},
+                        "mahalanobis": {"warning": 45.95, "rejected": 45.95},
+                    },
+                    "false_reject_rate_test": 0.035,
+                },
                 "is_active": True,
                 "created_at": "2026-11-01T12:00:00Z",
             },
@@ -249,6 +270,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     class_labels = serializers.ListField(child=serializers.CharField())
     thresholds = serializers.DictField(child=serializers.FloatField(), help_text="Risk thresholds on P(BCC) + P(MEL).")
     metrics = serializers.JSONField(help_text="Held-out evaluation (see docs/model-evaluation.md).")
+    quality_gate = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
@@ -263,7 +285,19 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "temperature",
             "thresholds",
             "metrics",
+            "quality_gate",
             "is_active",
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(QualityGateSummarySerializer)
+    def get_quality_gate(self, version: ModelVersion) -> dict:
+        """The version's quality gate, from its card (what it was fitted and measured with)."""
+        quality = (version.card or {}).get("quality", {})
+        test_rates = quality.get("ood_flag_rates", {}).get("test", {})
+        return {
+            "statistics_sha256": version.quality_statistics_sha256,
+            "out_of_scope_thresholds": quality.get("ood_thresholds", {}),
+            "false_reject_rate_test": test_rates.get("gate_rejected", test_rates.get("rejected")),
+        }

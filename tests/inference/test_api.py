@@ -159,3 +159,29 @@ def test_model_versions_are_read_only_with_metrics(clinician, api_client_for, mo
     assert body["metrics"] == model_version.metrics and body["thresholds"] == model_version.thresholds
     assert api.post("/api/v1/model-versions/", {}).status_code == 405
     assert api.delete(f"/api/v1/model-versions/{model_version.pk}/").status_code == 405
+
+
+def test_a_model_version_says_what_its_quality_gate_was_fitted_with(clinician, api_client_for):
+    quality = {
+        "ood_thresholds": {
+            "energy": {"warning": -1.1, "rejected": -1.1},
+            "mahalanobis": {"warning": 46, "rejected": 46},
+        },
+        "ood_flag_rates": {"test": {"images": 429, "rejected": 0.007, "gate_rejected": 0.035}},
+    }
+    fitted = ModelVersionFactory(
+        card={"quality": quality}, quality_statistics_file="m.ood.npz", quality_statistics_sha256="a" * 64
+    )
+    older = ModelVersionFactory(version="0.9.0")
+    api = api_client_for(clinician)
+    body = api.get(f"/api/v1/model-versions/{fitted.pk}/").json()
+    assert body["quality_gate"] == {
+        "statistics_sha256": "a" * 64,
+        "out_of_scope_thresholds": quality["ood_thresholds"],
+        "false_reject_rate_test": 0.035,
+    }
+    assert api.get(f"/api/v1/model-versions/{older.pk}/").json()["quality_gate"] == {
+        "statistics_sha256": "",
+        "out_of_scope_thresholds": {},
+        "false_reject_rate_test": None,
+    }
