@@ -24,12 +24,13 @@ def estimate_illuminant(rgb: np.ndarray, *, p: int = 6) -> np.ndarray:
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError("expected an RGB image of shape (height, width, 3)")
     step = max(1, int(np.ceil(max(rgb.shape[:2]) / ESTIMATE_SIDE)))
-    sample = rgb[::step, ::step].reshape(-1, 3).astype(np.float64)
-    luminance = sample @ np.array([0.299, 0.587, 0.114])
-    kept = sample[luminance > DARK_LUMINANCE]
+    sample = rgb[::step, ::step].reshape(-1, 3).astype(np.float32) / 255.0
+    luminance = 0.299 * sample[:, 0] + 0.587 * sample[:, 1] + 0.114 * sample[:, 2]
+    kept = sample[luminance > DARK_LUMINANCE / 255.0]
     if len(kept) < 16:
         kept = sample
-    illuminant = np.power(np.mean(np.power(kept / 255.0, p), axis=0), 1.0 / p)
+    powered = kept * kept if p == 2 else kept**p
+    illuminant = np.power(np.mean(powered, axis=0, dtype=np.float64), 1.0 / p)
     norm = float(np.linalg.norm(illuminant))
     if norm <= 1e-9:
         return np.full(3, 1.0 / np.sqrt(3.0))
@@ -61,6 +62,15 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     flat = scaled.reshape(-1, 1, 3) if scaled.ndim != 3 else scaled
     lab = cv2.cvtColor(np.ascontiguousarray(flat), cv2.COLOR_RGB2Lab)
     return lab.reshape(rgb.shape).astype(np.float32)
+
+
+def rgb_to_lab_fast(rgb: np.ndarray) -> np.ndarray:
+    """:func:`rgb_to_lab` of a uint8 image through OpenCV's 8-bit tables (several times faster;
+    within about 1 unit of the float conversion), as float32 in the same units."""
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2Lab).astype(np.float32)
+    lab[..., 0] *= 100.0 / 255.0
+    lab[..., 1:] -= 128.0
+    return lab
 
 
 def delta_e_76(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:

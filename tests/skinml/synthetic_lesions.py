@@ -113,7 +113,7 @@ def similarity(angle_degrees: float, scale: float, centre_later, centre_earlier)
 
 
 def later_visit(
-    earlier: np.ndarray, *, angle: float, scale: float, shift=(0.0, 0.0), frame: float = 0.6, seed: int = 0
+    earlier: np.ndarray, *, angle: float, scale: float, shift=(0.0, 0.0), frame: float = 0.8, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """A "later visit" of ``earlier``: a frame of ``frame`` × the shorter side, whose pixels map to
     earlier ones by the returned 2x3 matrix, chosen so the whole frame lies inside ``earlier``
