@@ -20,7 +20,8 @@ under a dermoscope, and the camera is turned and moved closer or further between
 
 Each measured quantity becomes a factor in [0, 1] that is 0.5 exactly at its acceptance threshold
 (:data:`FACTORS`); ``confidence`` is the smallest factor and the status is "succeeded" exactly when
-it is at least 0.5 and the transform is plausible (scale 0.5–2, nearly a similarity). Two different
+it is at least 0.5 and the transform is plausible (field of view changed at most 3×, nearly a
+similarity). Two different
 lesions therefore get a low confidence even when a blob-like alignment was found.
 """
 
@@ -41,8 +42,10 @@ ALGORITHM_VERSION = "align-1"
 ECC_SIDE = 256
 #: Side of the coarse level where ECC alone searches its starting points.
 COARSE_SIDE = 128
-#: Plausible scale between visits (a dermoscope is not moved much nearer or further).
-SCALE_RANGE = (0.5, 2.0)
+#: Plausible change of the field of view between visits: the transform's scale times the ratio of
+#: the two images' diagonals (so that a mere change of resolution does not count). A closer view
+#: of the same lesion is plausible; beyond 3× the two pictures share too little detail.
+SCALE_RANGE = (1.0 / 3.0, 3.0)
 #: At most this much anisotropy or shear (relative) in an ECC result before it is not a similarity.
 MAX_NON_SIMILARITY = 0.06
 #: Lowe's ratio test.
@@ -74,14 +77,17 @@ FACTORS: dict[str, Factor] = {
     # RANSAC inliers of the feature matches (feature methods only).
     "inliers": Factor(zero=4.0, threshold=12.0, full=40.0),
     # Inliers over the matches that passed the ratio test (feature methods only).
-    "inlier_ratio": Factor(zero=0.05, threshold=0.2, full=0.5),
+    "inlier_ratio": Factor(zero=0.05, threshold=0.15, full=0.5),
     # Overlap of the two frames (without vignette) in the earlier frame, over the smaller frame.
     "overlap": Factor(zero=0.2, threshold=0.4, full=0.8),
     # Normalised cross-correlation of the band-passed grey images inside the overlap.
-    "structure_ncc": Factor(zero=0.0, threshold=0.3, full=0.6),
+    "structure_ncc": Factor(zero=0.0, threshold=0.25, full=0.6),
     # IoU of the two lesion masks inside the overlap (when both could be segmented).
     "lesion_iou": Factor(zero=0.1, threshold=0.35, full=0.7),
 }
+#: ECC alone maximises a correlation itself and has no independent feature evidence: its
+#: alignments must correlate more (one different-lesion pair of 150 passed at 0.27 otherwise).
+ECC_STRUCTURE = Factor(zero=0.1, threshold=0.4, full=0.7)
 #: Without both lesion masks the lesion check cannot be made: confidence is capped there.
 NO_MASK_CAP = 0.75
 #: When these factors are all at 1 the alignment stands without the lesion check.
@@ -323,7 +329,7 @@ def ecc_starts(earlier_rgb_shape, later_rgb_shape, earlier_seg, later_seg) -> li
     pose_e, pose_l = lesion_pose(earlier_seg), lesion_pose(later_seg)
     if pose_e and pose_l:
         scale = math.sqrt(pose_e[1] / pose_l[1])
-        if SCALE_RANGE[0] <= scale <= SCALE_RANGE[1]:
+        if 0.25 <= scale <= 4.0:
             turn = pose_e[2] - pose_l[2]
             for angle in (0.0, turn, turn + 180.0):
                 starts.append(similarity_matrix(angle, scale, pose_l[0], pose_e[0]))
@@ -429,7 +435,7 @@ def register(
             "or be too blurred to compare.",
             inliers=features.inliers,
         )
-    return verify(candidate, ecc_e, ecc_l, earlier_seg, later_seg, later.shape)
+    return verify(candidate, ecc_e, ecc_l, earlier_seg, later_seg, (earlier.shape, later.shape))
 
 
 def corner_shift(a: np.ndarray, b: np.ndarray, later_shape) -> float:
@@ -455,13 +461,20 @@ def ecc_search(earlier, later, ecc_e: Level, ecc_l: Level, earlier_seg, later_se
     return Candidate(matrix, "ecc", 0, 0)
 
 
-def verify(candidate: Candidate, ecc_e: Level, ecc_l: Level, earlier_seg, later_seg, later_shape) -> Registration:
-    matrix = candidate.matrix
+def field_scale(matrix: np.ndarray, earlier_shape, later_shape) -> float:
+    """The transform's scale times later diagonal / earlier diagonal: how much wider (> 1) the
+    later picture's field of view is than the earlier one's."""
     scale = math.sqrt(abs(float(np.linalg.det(matrix[:, :2]))))
-    measures: dict[str, float] = {"scale": scale, "non_similarity": non_similarity(matrix)}
-    if not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1]:
+    return scale * math.hypot(*later_shape[:2]) / math.hypot(*earlier_shape[:2])
+
+
+def verify(candidate: Candidate, ecc_e: Level, ecc_l: Level, earlier_seg, later_seg, shapes) -> Registration:
+    matrix = candidate.matrix
+    field = field_scale(matrix, *shapes)
+    measures: dict[str, float] = {"field_scale": field, "non_similarity": non_similarity(matrix)}
+    if not SCALE_RANGE[0] <= field <= SCALE_RANGE[1]:
         return failed(
-            f"The two images differ too much in scale ({scale:.2f}×) to be the same lesion at a similar distance.",
+            f"The two pictures differ too much in magnification ({field:.2f}×) to compare the lesion.",
             method=candidate.method,
             matrix=matrix,
             inliers=candidate.inliers,
@@ -475,6 +488,8 @@ def verify(candidate: Candidate, ecc_e: Level, ecc_l: Level, earlier_seg, later_
     if iou is not None:
         measures["lesion_iou"] = iou
     factors = {name: FACTORS[name](value) for name, value in measures.items() if name in FACTORS}
+    if candidate.method == "ecc":
+        factors["structure_ncc"] = ECC_STRUCTURE(structure)
     if decisive(measures):
         # The images' own structure matches beyond doubt: a disagreement of the two segmentations
         # (a lesion cut by the frame, a sticker chosen instead) is the segmentation's, not the
