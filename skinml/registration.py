@@ -11,7 +11,8 @@ under a dermoscope, and the camera is turned and moved closer or further between
    equalised (CLAHE); the dermoscope's dark vignette is masked out;
 2. ORB features, matched with Lowe's ratio test, then ``cv2.estimateAffinePartial2D`` with RANSAC;
 3. ECC (``cv2.findTransformECC``, affine motion) on a 256-px level refines the feature estimate
-   and is kept only when it raises the correlation and stays close to a similarity; when features
+   on the skin around the lesion only (the lesion's own growth must not become scale), and is
+   kept only when it raises the correlation and stays close to a similarity; when features
    are too few (blur, smooth lesions) ECC alone is tried from a few starting points (centre to
    centre; the two lesions' centroids, sizes and orientations);
 4. verification, in the earlier image's frame: the overlap of the two frames, the normalised
@@ -86,8 +87,9 @@ FACTORS: dict[str, Factor] = {
     "lesion_iou": Factor(zero=0.1, threshold=0.35, full=0.7),
 }
 #: ECC alone maximises a correlation itself and has no independent feature evidence: its
-#: alignments must correlate more (one different-lesion pair of 150 passed at 0.27 otherwise).
-ECC_STRUCTURE = Factor(zero=0.1, threshold=0.4, full=0.7)
+#: alignments must correlate more (one different-lesion pair of 150 passed at 0.27 otherwise),
+#: and on the skin around the lesion too (the smaller of the two correlations counts).
+ECC_STRUCTURE = Factor(zero=0.05, threshold=0.3, full=0.6)
 #: Without both lesion masks the lesion check cannot be made: confidence is capped there.
 NO_MASK_CAP = 0.75
 #: When these factors are all at 1 the alignment stands without the lesion check.
@@ -273,16 +275,19 @@ def feature_alignment(earlier: Level, later: Level) -> FeatureResult:
 # ECC ------------------------------------------------------------------------------------------------
 
 
-def ecc(earlier: Level, later: Level, full: np.ndarray, *, iterations: int = 60) -> tuple[np.ndarray, float] | None:
-    """ECC (affine) from ``full`` on these levels; the refined full-resolution matrix and ECC's
-    correlation, or None when it does not converge."""
+def ecc(
+    earlier: Level, later: Level, full: np.ndarray, *, iterations: int = 60, mask: np.ndarray | None = None
+) -> tuple[np.ndarray, float] | None:
+    """ECC (affine) from ``full`` on these levels, using the earlier level's ``mask`` pixels (its
+    usable ones by default); the refined full-resolution matrix and ECC's correlation, or None when
+    it does not converge."""
     warp = between(full, earlier.to_level, later.to_level).astype(np.float32)
     template = later.grey.astype(np.float32)
     source = earlier.grey.astype(np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-5)
     try:
         correlation, warp = cv2.findTransformECC(
-            template, source, warp, cv2.MOTION_AFFINE, criteria, earlier.usable.astype(np.uint8), 5
+            template, source, warp, cv2.MOTION_AFFINE, criteria, (earlier.usable if mask is None else mask).astype(np.uint8), 5
         )
     except cv2.error:
         return None
@@ -355,8 +360,11 @@ def ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float(np.sum(x * y) / denominator) if denominator > 0 else 0.0
 
 
-def overlap_and_ncc(earlier: Level, later: Level, full: np.ndarray) -> tuple[float, float]:
-    """The overlap of the two frames over the smaller one, and the band-pass NCC inside it."""
+def overlap_and_ncc(
+    earlier: Level, later: Level, full: np.ndarray, *, within: np.ndarray | None = None
+) -> tuple[float, float]:
+    """The overlap of the two frames over the smaller one, and the band-pass NCC inside it (and
+    inside ``within``, a mask of the earlier level, when given)."""
     matrix = between(full, earlier.to_level, later.to_level)
     size = earlier.size
     warped = cv2.warpAffine(later.grey, matrix, size, flags=cv2.INTER_LINEAR)
@@ -366,7 +374,8 @@ def overlap_and_ncc(earlier: Level, later: Level, full: np.ndarray) -> tuple[flo
     # Relative to the smaller of the two frames: a closer view covers only part of a wider one.
     later_area = float(later.usable.sum()) * abs(float(np.linalg.det(matrix[:, :2])))
     coverage = float(overlap.sum()) / max(1.0, min(float(earlier.usable.sum()), later_area))
-    return coverage, ncc(band_pass(earlier.grey), band_pass(warped), overlap)
+    region = overlap if within is None else overlap & within
+    return coverage, ncc(band_pass(earlier.grey), band_pass(warped), region)
 
 
 def lesion_iou(earlier_seg: Segmentation, later_seg: Segmentation, full: np.ndarray) -> float | None:
@@ -420,7 +429,8 @@ def register(
     if features.matrix is not None and features.inliers >= FACTORS["inliers"].threshold:
         candidate = Candidate(features.matrix, "features", features.inliers, features.matches)
         _, base_ncc = overlap_and_ncc(ecc_e, ecc_l, features.matrix)
-        refined = ecc(ecc_e, ecc_l, features.matrix)
+        skin = skin_only(ecc_e, earlier_seg)
+        refined = ecc(ecc_e, ecc_l, features.matrix, mask=skin) if skin is not None else None
         if refined is not None and non_similarity(refined[0]) <= MAX_NON_SIMILARITY:
             _, refined_ncc = overlap_and_ncc(ecc_e, ecc_l, refined[0])
             if refined_ncc > base_ncc + 0.005 and corner_shift(features.matrix, refined[0], later.shape) < 0.05 * max(
@@ -436,6 +446,19 @@ def register(
             inliers=features.inliers,
         )
     return verify(candidate, ecc_e, ecc_l, earlier_seg, later_seg, (earlier.shape, later.shape))
+
+
+def skin_only(level: Level, segmentation: Segmentation) -> np.ndarray | None:
+    """The level's usable pixels without the earlier lesion and a margin of a quarter of its
+    equivalent radius: ECC refines on the surrounding skin, so that it cannot absorb the lesion's
+    own growth into the scale. None when too little skin is left (a lesion filling the frame)."""
+    if segmentation.reason or not segmentation.mask.any():
+        return level.usable
+    lesion = cv2.resize(segmentation.mask.astype(np.uint8), level.size, interpolation=cv2.INTER_NEAREST)
+    radius = max(2, round(0.25 * math.sqrt(float(lesion.sum()) / math.pi)))
+    lesion = cv2.dilate(lesion, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    skin = level.usable & (lesion == 0)
+    return skin if skin.mean() >= 0.2 else None
 
 
 def corner_shift(a: np.ndarray, b: np.ndarray, later_shape) -> float:
@@ -489,7 +512,11 @@ def verify(candidate: Candidate, ecc_e: Level, ecc_l: Level, earlier_seg, later_
         measures["lesion_iou"] = iou
     factors = {name: FACTORS[name](value) for name, value in measures.items() if name in FACTORS}
     if candidate.method == "ecc":
-        factors["structure_ncc"] = ECC_STRUCTURE(structure)
+        # ECC alone can fit one lesion's outline onto another's: only the skin around it counts.
+        skin = skin_only(ecc_e, earlier_seg)
+        skin_ncc = overlap_and_ncc(ecc_e, ecc_l, matrix, within=skin)[1] if skin is not None else 0.0
+        measures["skin_ncc"] = skin_ncc
+        factors["structure_ncc"] = ECC_STRUCTURE(min(structure, skin_ncc))
     if decisive(measures):
         # The images' own structure matches beyond doubt: a disagreement of the two segmentations
         # (a lesion cut by the frame, a sticker chosen instead) is the segmentation's, not the
