@@ -110,7 +110,11 @@ def delta_e_2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     h_mean = np.where(
         c1p * c2p == 0.0,
         h_sum,
-        np.where(np.abs(h1p - h2p) <= 180.0, h_sum / 2.0, np.where(h_sum < 360.0, (h_sum + 360.0) / 2.0, (h_sum - 360.0) / 2.0)),
+        np.where(
+            np.abs(h1p - h2p) <= 180.0,
+            h_sum / 2.0,
+            np.where(h_sum < 360.0, (h_sum + 360.0) / 2.0, (h_sum - 360.0) / 2.0),
+        ),
     )
     t = (
         1.0
@@ -126,6 +130,4 @@ def delta_e_2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     s_c = 1.0 + 0.045 * c_mean
     s_h = 1.0 + 0.015 * c_mean * t
     r_t = -np.sin(np.radians(2.0 * d_theta)) * r_c
-    return np.sqrt(
-        (dl / s_l) ** 2 + (dc / s_c) ** 2 + (dhh / s_h) ** 2 + r_t * (dc / s_c) * (dhh / s_h)
-    )
+    return np.sqrt((dl / s_l) ** 2 + (dc / s_c) ** 2 + (dhh / s_h) ** 2 + r_t * (dc / s_c) * (dhh / s_h))

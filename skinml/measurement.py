@@ -193,7 +193,7 @@ def vignette_mask(grey: np.ndarray) -> np.ndarray:
     dark = (cv2.GaussianBlur(grey, (5, 5), 0) < VIGNETTE_LUMINANCE).astype(np.uint8)
     if not dark.any():
         return np.zeros(grey.shape, dtype=bool)
-    count, labels = cv2.connectedComponents(dark, connectivity=8)
+    _, labels = cv2.connectedComponents(dark, connectivity=8)
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     border = border[border > 0]
     return np.isin(labels, border)
@@ -424,7 +424,7 @@ def asymmetry(mask: np.ndarray) -> tuple[float, float]:
     cx, cy = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
     angle = 0.5 * math.degrees(math.atan2(2.0 * moments["mu11"], moments["mu20"] - moments["mu02"]))
     height, width = mask.shape
-    side = int(math.ceil(math.hypot(width, height))) + 2
+    side = math.ceil(math.hypot(width, height)) + 2
     # Rotate about the centroid so the major axis lies along x, centred on a square canvas.
     rotation = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
     rotation[:, 2] += ((side - 1) / 2.0 - cx, (side - 1) / 2.0 - cy)

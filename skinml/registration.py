@@ -287,7 +287,13 @@ def ecc(
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-5)
     try:
         correlation, warp = cv2.findTransformECC(
-            template, source, warp, cv2.MOTION_AFFINE, criteria, (earlier.usable if mask is None else mask).astype(np.uint8), 5
+            template,
+            source,
+            warp,
+            cv2.MOTION_AFFINE,
+            criteria,
+            (earlier.usable if mask is None else mask).astype(np.uint8),
+            5,
         )
     except cv2.error:
         return None
@@ -507,7 +513,9 @@ def verify(candidate: Candidate, ecc_e: Level, ecc_l: Level, earlier_seg, later_
     iou = lesion_iou(earlier_seg, later_seg, matrix)
     measures.update({"overlap": coverage, "structure_ncc": structure})
     if candidate.method != "ecc":
-        measures.update({"inliers": float(candidate.inliers), "inlier_ratio": candidate.inliers / max(1, candidate.matches)})
+        measures.update(
+            {"inliers": float(candidate.inliers), "inlier_ratio": candidate.inliers / max(1, candidate.matches)}
+        )
     if iou is not None:
         measures["lesion_iou"] = iou
     factors = {name: FACTORS[name](value) for name, value in measures.items() if name in FACTORS}

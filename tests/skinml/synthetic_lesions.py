@@ -134,7 +134,11 @@ def later_visit(
     )
     matrix = similarity(angle, scale, ((out_side - 1) / 2.0, (out_side - 1) / 2.0), centre_earlier)
     later = cv2.warpAffine(
-        earlier, matrix, (out_side, out_side), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
+        earlier,
+        matrix,
+        (out_side, out_side),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT,
     )
     gain = rng.uniform(0.85, 1.15) * np.array([1.0, rng.uniform(0.95, 1.05), rng.uniform(0.93, 1.07)])
     later = np.clip(later.astype(np.float64) * gain + rng.uniform(-8, 8), 0, 255).astype(np.uint8)

@@ -127,7 +127,7 @@ def test_outline_polygons_are_normalised_and_bounded():
     assert len(polygons) == 1
     assert 3 <= len(polygons[0]) <= 50
     xs, ys = zip(*polygons[0], strict=True)
-    assert 0 < min(xs) and max(xs) < 1 and 0 < min(ys) and max(ys) < 1
+    assert min(xs) > 0 and max(xs) < 1 and min(ys) > 0 and max(ys) < 1
     assert abs(np.mean(xs) - 0.5) < 0.1
 
 

@@ -19,7 +19,8 @@ from .synthetic_lesions import SHARED_ISIC, blob_scene, corner_error, later_visi
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_isic = pytest.mark.skipif(
-    not (SHARED_ISIC / "groundtruth" / "HAM10000_metadata.csv").is_file(), reason=f"needs the ISIC data at {SHARED_ISIC}"
+    not (SHARED_ISIC / "groundtruth" / "HAM10000_metadata.csv").is_file(),
+    reason=f"needs the ISIC data at {SHARED_ISIC}",
 )
 
 
