@@ -3,6 +3,7 @@ serialize. The access rule is the UI's (``visible_to``): other clinicians' objec
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
@@ -20,6 +21,16 @@ from core.serializers import HistoryEntrySerializer
 from inference import selectors as inference_selectors
 from inference.serializers import PredictionSerializer, PredictRequestSerializer
 from inference.services import NoActiveModel, prediction_rerun
+from tracking import selectors as tracking_selectors
+from tracking import services as tracking_services
+from tracking.serializers import (
+    ChangeAssessmentInputSerializer,
+    ChangeAssessmentSerializer,
+    ComparisonQuerySerializer,
+    ComparisonSerializer,
+    MeasurementSerializer,
+    TrendPointSerializer,
+)
 
 from . import selectors, services
 from .filters import ImageFilter, LesionFilter, PatientFilter
@@ -175,6 +186,119 @@ class LesionViewSet(
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
 
+    def _comparison(self, request: Request, lesion: Lesion):
+        query = ComparisonQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        pair = selectors.comparison_pair(
+            lesion=lesion, from_pk=query.validated_data.get("from"), to_pk=query.validated_data.get("to")
+        )
+        if pair is None:
+            raise Conflict("This lesion has fewer than two images: upload a later visit to compare.")
+        try:
+            return tracking_services.comparison_get_or_compute(earlier=pair[0], later=pair[1]), query.validated_data
+        except tracking_services.NotComparable as error:
+            raise exceptions.ValidationError({"to": [str(error)]}) from None
+
+    @extend_schema(
+        summary="Compare two visits of the lesion: alignment, measured change, change of the result",
+        description=(
+            "The later image is aligned to the earlier one (whatever order `from` and `to` are given in) and "
+            "the change is measured in the earlier image's frame. Without `from` and `to`: the latest visit "
+            "against the one before. Computed on first request and cached per pair and algorithm version. A "
+            "`registration.status` of `failed` means the alignment cannot be trusted: `change` is then null."
+        ),
+        parameters=[ComparisonQuerySerializer(partial=True)],
+        responses={
+            200: ComparisonSerializer,
+            409: error_response("The lesion has fewer than two images."),
+        },
+        tags=["lesions"],
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def comparison(self, request: Request, pk: int) -> Response:
+        comparison, _ = self._comparison(request, self.get_object())
+        return Response(
+            ComparisonSerializer(tracking_selectors.comparison_report(comparison=comparison, user=request.user)).data
+        )
+
+    @extend_schema(
+        summary="An overlay of two aligned visits as an image",
+        description=(
+            "`mode=aligned` (or `blink`): the later image warped onto the earlier one (JPEG); `swipe`: the "
+            "earlier image left of `position` (0..1), the aligned later one right of it (JPEG); `difference`: "
+            "where the two differ, in colour (PNG). 409 when the two images could not be aligned."
+        ),
+        parameters=[ComparisonQuerySerializer(partial=True)],
+        responses={
+            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="aligned, blink, swipe"),
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="difference"),
+            409: error_response("The two images could not be aligned."),
+        },
+        tags=["lesions"],
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="comparison/overlay",
+        content_negotiation_class=IgnoreAcceptHeader,
+        filter_backends=[],
+    )
+    def comparison_overlay(self, request: Request, pk: int) -> HttpResponse:
+        comparison, query = self._comparison(request, self.get_object())
+        try:
+            content, content_type = tracking_services.comparison_overlay(
+                comparison=comparison, mode=query.get("mode", "aligned"), position=query.get("position", 0.5)
+            )
+        except tracking_services.ComparisonNotAligned as error:
+            raise Conflict(str(error)) from None
+        response = HttpResponse(content, content_type=content_type)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    @extend_schema(
+        summary="P(MEL), P(BCC), the risk level and the measured area over the visits",
+        responses=TrendPointSerializer(many=True),
+        tags=["lesions"],
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def trend(self, request: Request, pk: int) -> Response:
+        points = tracking_selectors.lesion_trend(lesion=self.get_object(), user=request.user)
+        return Response(TrendPointSerializer(points, many=True).data)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The change checklists recorded on the lesion",
+        responses=ChangeAssessmentSerializer(many=True),
+        tags=["lesions"],
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Record a change checklist on two visits (care team, reviewers, admins)",
+        request=ChangeAssessmentInputSerializer,
+        responses={201: ChangeAssessmentSerializer, 403: error_response("Not in the care team, not a reviewer.")},
+        tags=["lesions"],
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def comparisons(self, request: Request, pk: int) -> Response:
+        lesion = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(tracking_selectors.lesion_assessments(lesion=lesion))
+            return self.get_paginated_response(ChangeAssessmentSerializer(page, many=True).data)
+        data = ChangeAssessmentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        earlier = selectors.lesion_image_get(lesion=lesion, pk=data.validated_data["earlier"])
+        later = selectors.lesion_image_get(lesion=lesion, pk=data.validated_data["later"])
+        assessment = tracking_services.change_assessment_record(
+            lesion=lesion,
+            actor=request.user,
+            earlier=earlier,
+            later=later,
+            verdict=data.validated_data["verdict"],
+            criteria=data.validated_data["criteria"],
+            note=data.validated_data["note"],
+        )
+        return Response(ChangeAssessmentSerializer(assessment).data, status=status.HTTP_201_CREATED)
+
     def update(self, request: Request, pk: int, partial: bool = False) -> Response:
         lesion = self.get_object()
         data = LesionUpdateSerializer(data=request.data, partial=partial, context=self.get_serializer_context())
@@ -253,6 +377,7 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 files=[data.validated_data["file"]],
                 captured_on=data.validated_data["captured_on"],
                 modality=data.validated_data["modality"],
+                pixel_spacing_mm=data.validated_data.get("pixel_spacing_mm"),
             )
         except services.UploadRejected as error:
             raise _upload_error(error.rejections[0]) from None
@@ -272,6 +397,16 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             status=status.HTTP_201_CREATED,
             headers=headers,
         )
+
+    @extend_schema(
+        summary="The lesion measured on the image: size, asymmetry, border, colours, outline",
+        description="Pixels always; millimetres only where the image's pixel spacing is known.",
+        responses=MeasurementSerializer,
+        tags=["images"],
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def measurements(self, request: Request, pk: int) -> Response:
+        return Response(MeasurementSerializer(tracking_selectors.measurement_report(image=self.get_object())).data)
 
     @extend_schema(summary="Download the stored image", responses=FILE_RESPONSE, tags=["images"])
     @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader, filter_backends=[])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
-from .models import AnatomicSite, Lesion, LesionImage, LesionStatus, Modality, Patient, Sex
+from .models import AnatomicSite, Lesion, LesionImage, LesionStatus, Modality, MonitoringPlan, Patient, Sex
 
 
 class PatientFilter(django_filters.FilterSet):
@@ -23,10 +23,19 @@ class LesionFilter(django_filters.FilterSet):
     patient = django_filters.NumberFilter(field_name="patient_id")
     anatomic_site = django_filters.ChoiceFilter(choices=AnatomicSite.choices)
     status = django_filters.ChoiceFilter(choices=LesionStatus.choices)
+    follow_up_due_before = django_filters.DateFilter(
+        method="filter_follow_up_due_before",
+        help_text="Lesions under monitoring whose next visit is due on or before this date (overdue ones included).",
+    )
+    monitoring_plan = django_filters.ChoiceFilter(choices=MonitoringPlan.choices)
+    changed = django_filters.BooleanFilter(help_text="Lesions flagged changed (true) or not (false).")
 
     class Meta:
         model = Lesion
-        fields = ["patient", "anatomic_site", "status"]
+        fields = ["patient", "anatomic_site", "status", "follow_up_due_before", "monitoring_plan", "changed"]
+
+    def filter_follow_up_due_before(self, queryset, name, value):
+        return queryset.follow_up_due(on_or_before=value)
 
 
 class ImageFilter(django_filters.FilterSet):

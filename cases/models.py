@@ -6,6 +6,7 @@ lesion and image querysets delegate to it, so there is exactly one place to chan
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -45,6 +46,30 @@ class LesionStatus(models.TextChoices):
     BIOPSIED = "biopsied", "Biopsied"
     EXCISED = "excised", "Excised"
     CLOSED = "closed", "Closed"
+
+
+class MonitoringPlan(models.TextChoices):
+    """Sequential dermoscopy: short-term (about 3 months) for flat melanocytic lesions without
+    clear melanoma clues, long-term (6 or 12 months) for total-body follow-up."""
+
+    NONE = "none", "No monitoring"
+    SHORT_TERM = "short_term", "Short-term (3 months)"
+    LONG_TERM_6 = "long_term_6", "Long-term (6 months)"
+    LONG_TERM_12 = "long_term_12", "Long-term (12 months)"
+    CUSTOM = "custom", "Custom date"
+
+
+#: Months between visits for each plan with a fixed interval.
+MONITORING_PLAN_MONTHS = {
+    MonitoringPlan.SHORT_TERM: 3,
+    MonitoringPlan.LONG_TERM_6: 6,
+    MonitoringPlan.LONG_TERM_12: 12,
+}
+
+
+class BodyMapView(models.TextChoices):
+    FRONT = "front", "Front"
+    BACK = "back", "Back"
 
 
 class Modality(models.TextChoices):
@@ -154,6 +179,10 @@ class LesionQuerySet(models.QuerySet["Lesion"]):
     def with_image_count(self) -> LesionQuerySet:
         return self.annotate(image_count=models.Count("images"))
 
+    def follow_up_due(self, *, on_or_before: datetime.date) -> LesionQuerySet:
+        """Lesions under monitoring whose next visit is due on or before a date."""
+        return self.exclude(monitoring_plan=MonitoringPlan.NONE).filter(next_visit_on__lte=on_or_before)
+
 
 class Lesion(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="lesions")
@@ -161,6 +190,17 @@ class Lesion(models.Model):
     label = models.CharField(max_length=200, help_text='A short description, e.g. "mole left shoulder".')
     status = models.CharField(max_length=16, choices=LesionStatus.choices, default=LesionStatus.MONITORING)
     opened_on = models.DateField(default=timezone.localdate, validators=[validate_not_in_future])
+    monitoring_plan = models.CharField(max_length=16, choices=MonitoringPlan.choices, default=MonitoringPlan.NONE)
+    next_visit_on = models.DateField(
+        "next visit", null=True, blank=True, help_text="When the lesion is next to be seen and imaged."
+    )
+    body_map_view = models.CharField("body map view", max_length=8, choices=BodyMapView.choices, blank=True)
+    body_map_x = models.FloatField(
+        "body map x", null=True, blank=True, help_text="Across the view, 0 (left edge) to 1 (right edge)."
+    )
+    body_map_y = models.FloatField(
+        "body map y", null=True, blank=True, help_text="Down the view, 0 (top) to 1 (bottom)."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -174,13 +214,40 @@ class Lesion(models.Model):
             models.CheckConstraint(condition=Q(anatomic_site__in=AnatomicSite.values), name="lesion_site_valid"),
             models.CheckConstraint(condition=Q(status__in=LesionStatus.values), name="lesion_status_valid"),
             models.CheckConstraint(condition=~Q(label=""), name="lesion_label_not_empty"),
+            models.CheckConstraint(
+                condition=Q(monitoring_plan__in=MonitoringPlan.values), name="lesion_monitoring_plan_valid"
+            ),
+            # A plan under monitoring has a next visit; no plan, no next visit.
+            models.CheckConstraint(
+                condition=(Q(monitoring_plan=MonitoringPlan.NONE) & Q(next_visit_on__isnull=True))
+                | (~Q(monitoring_plan=MonitoringPlan.NONE) & Q(next_visit_on__isnull=False)),
+                name="lesion_next_visit_with_plan",
+            ),
+            # A body-map position is a view and both coordinates inside the view, or nothing.
+            models.CheckConstraint(
+                condition=(Q(body_map_view="") & Q(body_map_x__isnull=True) & Q(body_map_y__isnull=True))
+                | (
+                    Q(body_map_view__in=BodyMapView.values)
+                    & Q(body_map_x__gte=0, body_map_x__lte=1)
+                    & Q(body_map_y__gte=0, body_map_y__lte=1)
+                ),
+                name="lesion_body_map_position_complete",
+            ),
         ]
+        indexes = [models.Index(fields=["next_visit_on"])]
 
     def __str__(self) -> str:
         return f"{self.label} ({self.get_anatomic_site_display()})"
 
     def get_absolute_url(self) -> str:
         return reverse("cases:lesion-detail", kwargs={"pk": self.pk})
+
+    @property
+    def has_body_map_position(self) -> bool:
+        return bool(self.body_map_view)
+
+    def follow_up_overdue(self, *, today: datetime.date | None = None) -> bool:
+        return self.next_visit_on is not None and self.next_visit_on < (today or timezone.localdate())
 
 
 def _image_path(instance: LesionImage, filename: str) -> str:
@@ -211,6 +278,15 @@ class LesionImage(models.Model):
     modality = models.CharField(max_length=32, choices=Modality.choices, default=Modality.DERMOSCOPIC)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    pixel_spacing_mm = models.FloatField(
+        "pixel spacing (mm)",
+        null=True,
+        blank=True,
+        help_text=(
+            "Millimetres per pixel, if known (from the dermatoscope's field of view). "
+            "Without it, sizes are in pixels only."
+        ),
+    )
     sha256 = models.CharField(
         "SHA-256 of pixels", max_length=64, help_text="SHA-256 of the stored image's decoded RGB pixels."
     )
@@ -228,6 +304,10 @@ class LesionImage(models.Model):
             models.UniqueConstraint(fields=["lesion", "sha256"], name="lesion_image_pixels_unique"),
             models.CheckConstraint(condition=Q(width__gt=0) & Q(height__gt=0), name="lesion_image_size_positive"),
             models.CheckConstraint(condition=Q(modality__in=Modality.values), name="lesion_image_modality_valid"),
+            models.CheckConstraint(
+                condition=Q(pixel_spacing_mm__isnull=True) | Q(pixel_spacing_mm__gt=0, pixel_spacing_mm__lte=1),
+                name="lesion_image_pixel_spacing_plausible",
+            ),
         ]
         indexes = [models.Index(fields=["lesion", "captured_on"])]
 

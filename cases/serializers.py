@@ -13,7 +13,7 @@ from accounts.serializers import UserSummarySerializer
 from inference.models import RiskLevel
 from inference.serializers import PredictionSerializer
 
-from .models import AnatomicSite, Lesion, LesionImage, LesionStatus, Modality, Patient, Sex
+from .models import AnatomicSite, BodyMapView, Lesion, LesionImage, LesionStatus, Modality, MonitoringPlan, Patient, Sex
 from .validators import validate_not_in_future
 
 PATIENT_EXAMPLE = {
@@ -88,6 +88,13 @@ LESION_EXAMPLE = {
     "label": "Pigmented lesion left scapula",
     "status": "monitoring",
     "opened_on": "2026-11-20",
+    "monitoring_plan": "short_term",
+    "next_visit_on": "2027-02-20",
+    "follow_up_overdue": False,
+    "body_map_view": "back",
+    "body_map_x": 0.38,
+    "body_map_y": 0.27,
+    "changed": False,
     "image_count": 3,
     "latest_risk": "medium",
 }
@@ -105,8 +112,36 @@ class LesionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Lesion
-        fields = ["id", "patient", "anatomic_site", "label", "status", "opened_on", "image_count", "latest_risk"]
+        fields = [
+            "id",
+            "patient",
+            "anatomic_site",
+            "label",
+            "status",
+            "opened_on",
+            "monitoring_plan",
+            "next_visit_on",
+            "follow_up_overdue",
+            "body_map_view",
+            "body_map_x",
+            "body_map_y",
+            "changed",
+            "image_count",
+            "latest_risk",
+        ]
         read_only_fields = fields
+
+    follow_up_overdue = serializers.SerializerMethodField()
+    changed = serializers.BooleanField(
+        read_only=True,
+        help_text=(
+            "The lesion is flagged changed: a clinician recorded a significant change, or the measured change "
+            "between its two latest visits passes the configured thresholds."
+        ),
+    )
+
+    def get_follow_up_overdue(self, lesion: Lesion) -> bool:
+        return lesion.follow_up_overdue()
 
 
 class VisiblePrimaryKeyField(serializers.PrimaryKeyRelatedField):
@@ -137,6 +172,13 @@ class LesionInputSerializer(serializers.Serializer):
     label = serializers.CharField(max_length=200)
     status = serializers.ChoiceField(choices=LesionStatus.choices, default=LesionStatus.MONITORING)
     opened_on = serializers.DateField(validators=[validate_not_in_future], default=None)
+    monitoring_plan = serializers.ChoiceField(choices=MonitoringPlan.choices, default=MonitoringPlan.NONE)
+    next_visit_on = serializers.DateField(
+        default=None, allow_null=True, help_text="Omit for a plan with a fixed interval: set from the last visit."
+    )
+    body_map_view = serializers.ChoiceField(choices=BodyMapView.choices, default="", allow_blank=True)
+    body_map_x = serializers.FloatField(min_value=0, max_value=1, default=None, allow_null=True)
+    body_map_y = serializers.FloatField(min_value=0, max_value=1, default=None, allow_null=True)
 
 
 class LesionUpdateSerializer(LesionInputSerializer):
@@ -192,6 +234,7 @@ class ImageSerializer(serializers.ModelSerializer):
             "modality",
             "width",
             "height",
+            "pixel_spacing_mm",
             "sha256",
             "uploaded_by",
             "uploaded_at",
@@ -216,3 +259,11 @@ class ImageUploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, help_text="A JPEG, PNG or HEIC image (its bytes are checked).")
     captured_on = serializers.DateField(default=timezone.localdate, help_text="Visit date; today by default.")
     modality = serializers.ChoiceField(choices=Modality.choices, default=Modality.DERMOSCOPIC)
+    pixel_spacing_mm = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0.000001,
+        max_value=1,
+        help_text="Millimetres per pixel, if known; measurements are then also given in mm.",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import logging
 from collections.abc import Sequence
@@ -18,15 +19,38 @@ from accounts.models import User
 from core import permissions
 from inference.models import Prediction
 from inference.services import prediction_request
+from tracking.services import measurement_request
 
+from .bodymap import position_problem
 from .imaging import ImageRejected, NormalisedImage, normalise_upload, too_large
-from .models import AnatomicSite, Lesion, LesionImage, LesionStatus, Modality, Patient, PatientShare, Sex
+from .models import (
+    MONITORING_PLAN_MONTHS,
+    AnatomicSite,
+    Lesion,
+    LesionImage,
+    LesionStatus,
+    Modality,
+    MonitoringPlan,
+    Patient,
+    PatientShare,
+    Sex,
+)
 from .validators import validate_not_in_future
 
 logger = logging.getLogger(__name__)
 
 PATIENT_FIELDS = ("identifier", "given_name", "family_name", "date_of_birth", "sex", "notes")
-LESION_FIELDS = ("anatomic_site", "label", "status", "opened_on")
+LESION_FIELDS = (
+    "anatomic_site",
+    "label",
+    "status",
+    "opened_on",
+    "monitoring_plan",
+    "next_visit_on",
+    "body_map_view",
+    "body_map_x",
+    "body_map_y",
+)
 
 
 MRN_TAKEN = (
@@ -132,6 +156,51 @@ def patient_unshare(*, patient: Patient, actor: User, clinician: User) -> bool:
 # Lesions --------------------------------------------------------------------------------
 
 
+def add_months(day: datetime.date, months: int) -> datetime.date:
+    """The same day ``months`` later (the month's last day where that month is shorter)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _last_visit(lesion: Lesion) -> datetime.date:
+    latest = lesion.images.order_by("-captured_on").values_list("captured_on", flat=True).first() if lesion.pk else None
+    return latest or lesion.opened_on or timezone.localdate()
+
+
+def _validate_tracking_fields(lesion: Lesion, *, next_visit_given: bool = True) -> None:
+    """The follow-up plan and the body-map position, beyond what the database checks: a plan
+    with a fixed interval gets its next visit from the last visit when none is given; a custom
+    plan needs a date; a position needs all three parts and must fit the site."""
+    errors: dict[str, str] = {}
+    if lesion.monitoring_plan == MonitoringPlan.NONE:
+        lesion.next_visit_on = None
+    elif lesion.next_visit_on is None:
+        if lesion.monitoring_plan == MonitoringPlan.CUSTOM:
+            errors["next_visit_on"] = "A custom plan needs the date of the next visit."
+        else:
+            lesion.next_visit_on = add_months(_last_visit(lesion), MONITORING_PLAN_MONTHS[lesion.monitoring_plan])
+    elif next_visit_given and lesion.next_visit_on < (lesion.opened_on or lesion.next_visit_on):
+        errors["next_visit_on"] = "The next visit cannot be before the lesion was opened."
+    parts = (lesion.body_map_view, lesion.body_map_x, lesion.body_map_y)
+    if any(part not in ("", None) for part in parts):
+        if lesion.body_map_x is None or lesion.body_map_y is None or not lesion.body_map_view:
+            errors["body_map_view"] = "A body-map position needs the view and both coordinates (click on the map)."
+        else:
+            problem = position_problem(
+                site=lesion.anatomic_site, view=lesion.body_map_view, x=lesion.body_map_x, y=lesion.body_map_y
+            )
+            if problem:
+                errors["body_map_view"] = problem
+    if errors:
+        raise ValidationError(errors)
+
+
+def _save_lesion(lesion: Lesion, *, next_visit_given: bool = True) -> None:
+    _validate_tracking_fields(lesion, next_visit_given=next_visit_given)
+    _save_validated(lesion)
+
+
 @transaction.atomic
 def lesion_create(
     *,
@@ -141,6 +210,11 @@ def lesion_create(
     anatomic_site: str = AnatomicSite.UNKNOWN,
     status: str = LesionStatus.MONITORING,
     opened_on: datetime.date | None = None,
+    monitoring_plan: str = MonitoringPlan.NONE,
+    next_visit_on: datetime.date | None = None,
+    body_map_view: str = "",
+    body_map_x: float | None = None,
+    body_map_y: float | None = None,
 ) -> Lesion:
     require_care_team(patient=patient, actor=actor)
     opened_on = opened_on or timezone.localdate()
@@ -151,16 +225,39 @@ def lesion_create(
         anatomic_site=anatomic_site,
         status=status,
         opened_on=opened_on,
+        monitoring_plan=monitoring_plan,
+        next_visit_on=next_visit_on,
+        body_map_view=body_map_view or "",
+        body_map_x=body_map_x,
+        body_map_y=body_map_y,
     )
-    _save_validated(lesion)
+    _save_lesion(lesion)
     return lesion
 
 
 @transaction.atomic
 def lesion_update(*, lesion: Lesion, actor: User, **changes) -> Lesion:
     require_care_team(patient=lesion.patient, actor=actor)
+    if changes.get("body_map_view") in ("", None) and "body_map_view" in changes:
+        changes.update(body_map_view="", body_map_x=None, body_map_y=None)  # taken off the map
+    if (
+        "monitoring_plan" in changes
+        and "next_visit_on" not in changes
+        and changes["monitoring_plan"] != lesion.monitoring_plan
+    ):
+        changes["next_visit_on"] = None  # a new plan: its interval sets the next visit
     _apply_changes(lesion, changes=changes, allowed=LESION_FIELDS)
-    _save_validated(lesion)
+    _save_lesion(lesion)
+    return lesion
+
+
+def lesion_schedule_follow_up(*, lesion: Lesion, months: int) -> Lesion:
+    """A follow-up ``months`` after the lesion's last visit, as a review recommends it: the plan
+    with that interval (3, 6 or 12 months), else a custom plan with that date."""
+    by_months = {months_of_plan: plan for plan, months_of_plan in MONITORING_PLAN_MONTHS.items()}
+    lesion.monitoring_plan = by_months.get(months, MonitoringPlan.CUSTOM)
+    lesion.next_visit_on = add_months(_last_visit(lesion), months)
+    _save_lesion(lesion, next_visit_given=False)
     return lesion
 
 
@@ -215,6 +312,7 @@ def image_upload(
     files: Sequence[UploadedFile],
     captured_on: datetime.date | None = None,
     modality: str = Modality.DERMOSCOPIC,
+    pixel_spacing_mm: float | None = None,
 ) -> UploadResult:
     """Store one or several images of a lesion, all or nothing, and queue a prediction of each
     by the active model.
@@ -235,6 +333,10 @@ def image_upload(
         raise ValidationError({"captured_on": error.messages}) from None
     if modality not in Modality.values:
         raise ValidationError({"modality": f"Unknown modality {modality!r}."})
+    if pixel_spacing_mm is not None and not 0 < pixel_spacing_mm <= 1:
+        raise ValidationError(
+            {"pixel_spacing_mm": "The pixel spacing must be more than 0 and at most 1 mm per pixel (or left empty)."}
+        )
 
     checked: list[tuple[str, NormalisedImage]] = []
     rejections: list[ImageRejected] = []
@@ -275,6 +377,7 @@ def image_upload(
                     lesion=lesion,
                     captured_on=captured_on,
                     modality=modality,
+                    pixel_spacing_mm=pixel_spacing_mm,
                     width=normalised.width,
                     height=normalised.height,
                     sha256=normalised.sha256,
@@ -298,6 +401,7 @@ def image_upload(
                 result.stored.append(image)
                 # Queued now, sent to a worker once this transaction commits.
                 result.predictions[image.pk] = prediction_request(image=image, requested_by=uploaded_by)
+                measurement_request(image=image)
     except BaseException:
         # The rows were rolled back; remove their files too so nothing is left half-done.
         for name in written:

@@ -92,6 +92,11 @@ def can_delete_patient(*, user: AnyUser, patient: Patient) -> bool:
     return _is_owner_or_admin(user, patient)
 
 
+def can_assess_change(*, user: AnyUser, lesion: Lesion) -> bool:
+    """Recording a change checklist on two visits: the care team, admins and reviewers."""
+    return can_review(user=user) or can_edit_lesion(user=user, lesion=lesion)
+
+
 def can_rerun_prediction(*, user: AnyUser, image: LesionImage) -> bool:
     """Ask for a new analysis of a stored image: the patient's owner and admins."""
     return _is_owner_or_admin(user, image.lesion.patient)

@@ -13,10 +13,12 @@ from accounts.models import User
 from cases.models import Lesion, LesionImage
 from inference.models import ModelVersion, Prediction, RiskLevel
 from inference.selectors import lesions_with_latest_result, risk_rank
+from tracking.selectors import with_change_flag
 
 from .models import Histopathology, Review
 
-REVIEW_QUEUE_ORDER = ["risk_rank", "latest_finished_at", "pk"]
+#: Highest risk first; within a risk level, lesions flagged changed first; then the longest waiting.
+REVIEW_QUEUE_ORDER = ["risk_rank", "-changed", "latest_finished_at", "pk"]
 
 
 def review_queue(
@@ -28,10 +30,13 @@ def review_queue(
     anatomic_site: str = "",
 ) -> QuerySet[Lesion]:
     """Lesion cases whose latest result is not reviewed yet: highest risk first (a result the
-    quality gate withheld, "needs a new image", after medium and before low risk), then the
-    longest waiting. Each lesion carries its ``latest_*`` annotations, and ``awaiting_results``:
-    whether an image of that result's visit or a later one has no result to show yet."""
-    lesions = lesions_with_latest_result(Lesion.objects.visible_to(user)).filter(latest_prediction_id__isnull=False)
+    quality gate withheld, "needs a new image", after medium and before low risk), within a
+    risk level the lesions flagged changed first, then the longest waiting. Each lesion carries
+    its ``latest_*`` annotations, ``changed``, and ``awaiting_results``: whether an image of
+    that result's visit or a later one has no result to show yet."""
+    lesions = with_change_flag(lesions_with_latest_result(Lesion.objects.visible_to(user))).filter(
+        latest_prediction_id__isnull=False
+    )
     lesions = lesions.annotate(
         reviewed=Exists(Review.objects.filter(prediction_id=OuterRef("latest_prediction_id"))),
         risk_rank=risk_rank("latest_risk", quality_field="latest_quality_status"),

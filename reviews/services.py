@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from cases.models import Lesion
+from cases.services import lesion_schedule_follow_up
 from core import permissions
 from inference.models import Prediction
 from notifications.models import NotificationKind
@@ -98,6 +99,9 @@ def review_create(
             review.save()
     except IntegrityError as error:  # pragma: no cover - the lesion lock makes this a race of two databases
         raise ReviewConflict("This result has been reviewed already.") from error
+    if follow_up_months is not None:
+        # The recommendation becomes the lesion's monitoring plan: its next visit is due then.
+        lesion_schedule_follow_up(lesion=lesion, months=follow_up_months)
     notification_send(
         recipient=lesion.patient.owner,
         kind=NotificationKind.CASE_REVIEWED,

@@ -32,9 +32,13 @@ from cases.models import AnatomicSite, Lesion, LesionImage, Patient, PatientShar
 from inference.models import ModelVersion, Prediction, PredictionStatus, QualityStatus
 from notifications.models import Notification, NotificationKind
 from reviews.models import Histopathology, HistopathologyDiagnosis, RecommendedAction, Review, ReviewDiagnosis
+from skinml import change as skinml_change
+from skinml import measurement as skinml_measurement
 from skinml.classes import CLASSES, MALIGNANT_CLASSES
 from skinml.preprocessing import PREPROCESSING_ID
 from skinml.quality import QualityVerdict, finding
+from tracking.models import AnalysisStatus, ChangeAssessment, ChangeVerdict, ImageComparison, ImageMeasurement
+from tracking.services import change_flag_reasons
 
 from . import images
 
@@ -117,8 +121,9 @@ class LesionImageFactory(factory.django.DjangoModelFactory):
     seed = factory.Sequence(lambda n: n)  # varies the pixels, so images of one lesion differ
 
     @classmethod
-    def _create(cls, model_class, *args, seed: int = 0, **kwargs):
-        picture = images.jpeg(*images.GATE_PASSING_SIZE, seed=seed)
+    def _create(cls, model_class, *args, seed: int = 0, picture: bytes | None = None, **kwargs):
+        """``picture``: the file's bytes (any upload format), instead of the lesion-like default."""
+        picture = picture if picture is not None else images.jpeg(*images.GATE_PASSING_SIZE, seed=seed)
         normalised = normalise_upload(picture, filename="factory.jpg", max_bytes=10**8, max_pixels=10**8)
         image = model_class(
             width=normalised.width,
@@ -374,3 +379,87 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     title = factory.LazyAttribute(lambda n: f"High-risk result: {n.lesion.label}" if n.lesion else "High-risk result")
     body = "A new image of this lesion was analysed as high risk (Melanoma most likely). Please review it."
     url = factory.LazyAttribute(lambda n: n.lesion.get_absolute_url() if n.lesion else "/notifications/")
+
+
+# Lesion tracking ------------------------------------------------------------------------
+
+
+class ImageMeasurementFactory(factory.django.DjangoModelFactory):
+    """A succeeded measurement (figures of a typical 200×150 image's lesion)."""
+
+    class Meta:
+        model = ImageMeasurement
+
+    image = factory.SubFactory(LesionImageFactory)
+    algorithm_version = factory.LazyFunction(lambda: skinml_measurement.ALGORITHM_VERSION)
+    status = AnalysisStatus.SUCCEEDED
+    area_px = 4200.0
+    max_diameter_px = 82.0
+    perimeter_px = 240.0
+    asymmetry_major = 0.12
+    asymmetry_minor = 0.08
+    border_irregularity = 1.09
+    colours = factory.LazyFunction(lambda: ["light_brown", "dark_brown"])
+    mean_lab = factory.LazyFunction(lambda: [48.0, 14.0, 19.0])
+    outline = factory.LazyFunction(lambda: [[[0.4, 0.4], [0.6, 0.4], [0.6, 0.6], [0.4, 0.6]]])
+
+
+class ImageComparisonFactory(factory.django.DjangoModelFactory):
+    """A comparison of two images of one lesion, aligned, with a given measured change
+    (``change``); ``flagged`` follows the settings' thresholds as the service would set it."""
+
+    class Meta:
+        model = ImageComparison
+
+    earlier = factory.SubFactory(LesionImageFactory)
+    later = factory.LazyAttribute(
+        lambda comparison: LesionImageFactory(
+            lesion=comparison.earlier.lesion, captured_on=comparison.earlier.captured_on + datetime.timedelta(days=90)
+        )
+    )
+    lesion = factory.LazyAttribute(lambda comparison: comparison.earlier.lesion)
+    algorithm_version = factory.LazyFunction(lambda: skinml_change.ALGORITHM_VERSION)
+    status = AnalysisStatus.SUCCEEDED
+    confidence = 0.9
+    registration = factory.LazyFunction(
+        lambda: {
+            "status": "succeeded",
+            "method": "features",
+            "matrix": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+            "rotation_degrees": 0.0,
+            "scale": 1.0,
+            "translation_px": [0.0, 0.0],
+            "inliers": 120,
+            "confidence": 0.9,
+            "reason": "",
+        }
+    )
+    change = factory.LazyFunction(
+        lambda: {
+            "area_percent": 2.0,
+            "diameter_percent": 1.0,
+            "asymmetry_change": 0.01,
+            "colours_gained": [],
+            "colours_lost": [],
+            "delta_e": 1.5,
+            "summary": "No measurable change.",
+        }
+    )
+    flagged = factory.LazyAttribute(lambda comparison: bool(change_flag_reasons(comparison.change)))
+    flag_reasons = factory.LazyAttribute(lambda comparison: change_flag_reasons(comparison.change))
+
+
+class ChangeAssessmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChangeAssessment
+
+    earlier = factory.SubFactory(LesionImageFactory)
+    later = factory.LazyAttribute(
+        lambda assessment: LesionImageFactory(
+            lesion=assessment.earlier.lesion, captured_on=assessment.earlier.captured_on + datetime.timedelta(days=90)
+        )
+    )
+    lesion = factory.LazyAttribute(lambda assessment: assessment.earlier.lesion)
+    verdict = ChangeVerdict.NO_CHANGE
+    criteria = factory.LazyFunction(list)
+    assessed_by = factory.LazyAttribute(lambda assessment: assessment.lesion.patient.owner)

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "accounts",
     "cases",
     "inference",
+    "tracking",
     "reviews",
     "notifications",
     "audit",
@@ -168,6 +169,14 @@ STORAGES = {
 SKINPORTAL_MAX_UPLOAD_BYTES = env.int("SKINPORTAL_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
 SKINPORTAL_MAX_IMAGE_PIXELS = env.int("SKINPORTAL_MAX_IMAGE_PIXELS", default=50_000_000)
 SKINPORTAL_MAX_FILES_PER_UPLOAD = env.int("SKINPORTAL_MAX_FILES_PER_UPLOAD", default=20)
+
+# Lesion tracking: a measured change between two visits of a lesion flags it "changed" when any of
+# these is reached (area and diameter growth in %, asymmetry increase on a 0..1 scale, a new
+# dermoscopic colour). The clinician's own checklist on the same visits overrides the measurement.
+SKINPORTAL_CHANGE_AREA_PERCENT = env.float("SKINPORTAL_CHANGE_AREA_PERCENT", default=20.0)
+SKINPORTAL_CHANGE_DIAMETER_PERCENT = env.float("SKINPORTAL_CHANGE_DIAMETER_PERCENT", default=15.0)
+SKINPORTAL_CHANGE_ASYMMETRY = env.float("SKINPORTAL_CHANGE_ASYMMETRY", default=0.15)
+SKINPORTAL_CHANGE_NEW_COLOURS = env.int("SKINPORTAL_CHANGE_NEW_COLOURS", default=1)
 # Django refuses a request with more files than this with a bare 400; above our own limit so
 # that the upload form can say "at most N files". Cap the request body at the proxy as well
 # (e.g. nginx client_max_body_size), since Django spools file parts to disk before any check.

@@ -83,18 +83,43 @@ def test_seed_demo_is_refused_outside_the_local_default(settings):
 
 
 def test_seed_demo_adds_demo_cases_from_an_image_folder(settings, tmp_path, capsys):
-    from cases.models import LesionImage, Patient
+    from cases.management.commands.seed_demo import DEMO_CASES
+    from cases.models import Lesion, LesionImage, Patient
 
     from .. import images
 
     settings.SKINPORTAL_ALLOW_DEMO_USERS = True
-    for seed, isic_id in enumerate(["ISIC_0000000", "ISIC_0000001", "ISIC_0000002", "ISIC_0000003"]):
-        (tmp_path / f"{isic_id}.jpg").write_bytes(images.jpeg(seed=seed))
+    isic_ids = [isic_id for case in DEMO_CASES for lesion in case[5] for _, isic_id in lesion[6]]
+    for seed, isic_id in enumerate(isic_ids):
+        (tmp_path / f"{isic_id}.jpg").write_bytes(images.jpeg(*images.GATE_PASSING_SIZE, seed=seed))
     call_command("seed_demo", images=tmp_path)
     call_command("seed_demo", images=tmp_path)  # a second run adds nothing
     assert Patient.objects.filter(owner__username="clinician").count() == 2
-    assert LesionImage.objects.count() == 4
+    assert LesionImage.objects.count() == len(isic_ids) == 6
     assert "CC BY-NC 4.0" in Patient.objects.first().notes
+    lesions = Lesion.objects.all()
+    assert all(lesion.body_map_view and lesion.next_visit_on for lesion in lesions)
+
+
+@pytest.mark.slow
+def test_seed_demo_lesions_are_real_sequential_images_of_one_lesion(settings, django_capture_on_commit_callbacks):
+    """With ../shared, each demo lesion's two visits are images of one HAM10000 lesion, and the
+    compare view aligns them."""
+    from cases.management.commands.seed_demo import DEFAULT_IMAGES
+    from cases.models import Lesion
+    from tracking.models import ImageComparison
+
+    if not DEFAULT_IMAGES.is_dir():
+        pytest.skip(f"needs the ISIC images at {DEFAULT_IMAGES}")
+    settings.SKINPORTAL_ALLOW_DEMO_USERS = True
+    with django_capture_on_commit_callbacks(execute=True):  # the in-process tasks, as in the embedded default
+        call_command("seed_demo")
+    lesions = list(Lesion.objects.all())
+    assert len(lesions) == 3
+    # The worker measured each upload and compared it with the visit before.
+    comparisons = ImageComparison.objects.all()
+    assert {comparison.lesion_id for comparison in comparisons} == {lesion.pk for lesion in lesions}
+    assert all(comparison.aligned for comparison in comparisons)
 
 
 def test_the_admin_login_page_answers_anonymous_users(client, db):

@@ -224,7 +224,7 @@ def test_upload_answers_201_with_the_image_and_its_queued_prediction(
     prediction = image.predictions.get()
     assert body["current_prediction"]["id"] == prediction.pk
     assert body["current_prediction"]["status"] == "queued" and body["current_prediction"]["probabilities"] is None
-    assert len(callbacks) == 1  # the task is sent once the upload has committed
+    assert len(callbacks) == 2  # the prediction and measurement tasks are sent once the upload has committed
 
     downloaded = api.get(body["file_url"])
     assert downloaded.status_code == 200 and downloaded["Content-Type"] == "image/jpeg"

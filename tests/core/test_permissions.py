@@ -38,6 +38,7 @@ ALLOWED = {
     "can_manage_sharing": {"owner", "admin"},
     "can_delete_patient": {"owner", "admin"},
     "can_rerun_prediction": {"owner", "admin"},
+    "can_assess_change": {"owner", "care_team", "reviewer", "admin"},
     "can_see_withheld_result": {"admin"},
     "can_record_histopathology": {"owner", "care_team", "reviewer", "admin"},
     "can_revoke_api_token": {"owner", "admin"},
@@ -55,6 +56,7 @@ CALLS = {
     "can_manage_sharing": lambda user, world: permissions.can_manage_sharing(user=user, patient=world.patient),
     "can_delete_patient": lambda user, world: permissions.can_delete_patient(user=user, patient=world.patient),
     "can_rerun_prediction": lambda user, world: permissions.can_rerun_prediction(user=user, image=world.image),
+    "can_assess_change": lambda user, world: permissions.can_assess_change(user=user, lesion=world.lesion),
     "can_see_withheld_result": lambda user, world: permissions.can_see_withheld_result(user=user),
     "can_record_histopathology": lambda user, world: permissions.can_record_histopathology(
         user=user, lesion=world.lesion

@@ -42,7 +42,7 @@ def test_upload_queues_a_prediction_that_succeeds_after_commit(
             model_version,
             clinician,
         )
-    assert len(callbacks) == 1
+    assert len(callbacks) == 2  # the prediction, then the measurement (tracking), once committed
     callbacks[0]()
 
     prediction.refresh_from_db()

@@ -23,20 +23,40 @@ DEMO_USERS = (
 )
 DEFAULT_IMAGES = settings.BASE_DIR.parent / "shared" / "data" / "isic" / "images"
 ATTRIBUTION = (
-    "Demo record. Images: ISIC Archive (MSK / ISIC 2019 training data), CC BY-NC 4.0, "
-    "for non-commercial research and testing only; the visits show different lesions."
+    "Demo record. Images: ISIC Archive (HAM10000, ViDIR Group, Medical University of Vienna), CC BY-NC 4.0, "
+    "for non-commercial research and testing only. The visits of each lesion are real images of one lesion "
+    "(the HAM10000 lesion id is in the lesion's label); their dates are made up."
 )
+# identifier, given, family, born, sex, [lesions]; a lesion: (label, site, body-map view, x, y, monitoring
+# plan, [(visit date, ISIC id)]). The images of a lesion share a HAM10000 lesion_id
+# (groundtruth/HAM10000_metadata.csv), so the compare view shows a real sequential pair.
 DEMO_CASES = (
-    # identifier, given, family, born, sex, lesion label, site, [(visit date, ISIC id)]
     (
         "DEMO-0001",
         "Maria",
         "Keller",
         datetime.date(1968, 4, 12),
         "female",
-        "pigmented lesion left scapula",
-        "posterior torso",
-        [(datetime.date(2025, 3, 4), "ISIC_0000000"), (datetime.date(2025, 9, 16), "ISIC_0000001")],
+        [
+            (
+                "pigmented lesion left abdomen (HAM_0000492)",
+                "anterior torso",
+                "front",
+                0.56,
+                0.4,
+                "short_term",
+                [(datetime.date(2025, 3, 4), "ISIC_0028445"), (datetime.date(2025, 6, 10), "ISIC_0027076")],
+            ),
+            (
+                "melanocytic lesion right abdomen (HAM_0006453)",
+                "anterior torso",
+                "front",
+                0.44,
+                0.43,
+                "long_term_6",
+                [(datetime.date(2025, 2, 11), "ISIC_0029081"), (datetime.date(2025, 8, 19), "ISIC_0025744")],
+            ),
+        ],
     ),
     (
         "DEMO-0002",
@@ -44,9 +64,17 @@ DEMO_CASES = (
         "Berg",
         datetime.date(1981, 11, 2),
         "male",
-        "changing mole right calf",
-        "lower extremity",
-        [(datetime.date(2025, 6, 2), "ISIC_0000003"), (datetime.date(2026, 1, 20), "ISIC_0000002")],
+        [
+            (
+                "changing mole upper back (HAM_0003182)",
+                "posterior torso",
+                "back",
+                0.42,
+                0.27,
+                "short_term",
+                [(datetime.date(2025, 6, 2), "ISIC_0029028"), (datetime.date(2025, 9, 1), "ISIC_0027125")],
+            ),
+        ],
     ),
 )
 
@@ -85,7 +113,7 @@ class Command(BaseCommand):
         if not images.is_dir():
             self.stdout.write(f"No demo images at {images}; no demo cases created.")
             return
-        for identifier, given, family, born, sex, label, site, visits in DEMO_CASES:
+        for identifier, given, family, born, sex, lesions in DEMO_CASES:
             if Patient.objects.filter(identifier=identifier).exists():
                 continue
             patient = services.patient_create(
@@ -97,16 +125,26 @@ class Command(BaseCommand):
                 sex=sex,
                 notes=ATTRIBUTION,
             )
-            lesion = services.lesion_create(
-                patient=patient, actor=clinician, label=label, anatomic_site=site, opened_on=visits[0][0]
-            )
-            for visit_date, isic_id in visits:
-                path = images / f"{isic_id}.jpg"
-                if path.exists():
-                    services.image_upload(
-                        lesion=lesion,
-                        uploaded_by=clinician,
-                        files=[SimpleUploadedFile(path.name, path.read_bytes())],
-                        captured_on=visit_date,
-                    )
+            for label, site, view, x, y, plan, visits in lesions:
+                lesion = services.lesion_create(
+                    patient=patient,
+                    actor=clinician,
+                    label=label,
+                    anatomic_site=site,
+                    opened_on=visits[0][0],
+                    body_map_view=view,
+                    body_map_x=x,
+                    body_map_y=y,
+                )
+                for visit_date, isic_id in visits:
+                    path = images / f"{isic_id}.jpg"
+                    if path.exists():
+                        services.image_upload(
+                            lesion=lesion,
+                            uploaded_by=clinician,
+                            files=[SimpleUploadedFile(path.name, path.read_bytes())],
+                            captured_on=visit_date,
+                        )
+                # The plan counts from the last visit, so the demo shows a follow-up due or overdue.
+                services.lesion_update(lesion=lesion, actor=clinician, monitoring_plan=plan)
             self.stdout.write(f"Demo patient {identifier} created with images from {images}.")

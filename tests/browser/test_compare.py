@@ -1,0 +1,104 @@
+"""Tracking a lesion in a real browser: the worklist shows an overdue follow-up; the compare
+view aligns two visits, and swipe, blink and zoom work from the keyboard; a change checklist
+is recorded. Headless Chromium (Debian's) driven by Playwright, under the site's CSP."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from cases.models import MonitoringPlan
+from tracking.models import ChangeAssessment
+
+from ..factories import LesionFactory, LesionImageFactory, UserFactory
+from ..tracking.conftest import SAME_LESION, isic_rgb, jpeg, later_visit
+from .test_upload_flow import pytestmark as browser_marks
+
+pytestmark = browser_marks
+
+
+@pytest.fixture
+def tracked_lesion(transactional_db):
+    owner = UserFactory(username="dana", password="correct-horse-battery")
+    earlier = isic_rgb(SAME_LESION)
+    lesion = LesionFactory(
+        patient__owner=owner,
+        label="mole right calf",
+        anatomic_site="lower extremity",
+        opened_on=datetime.date(2026, 1, 5),
+        monitoring_plan=MonitoringPlan.SHORT_TERM,
+        next_visit_on=datetime.date(2026, 7, 5),  # overdue today
+    )
+    LesionImageFactory(lesion=lesion, picture=jpeg(earlier), captured_on=datetime.date(2026, 1, 5))
+    LesionImageFactory(
+        lesion=lesion,
+        picture=jpeg(later_visit(earlier, degrees=-9, scale=1.08, shift=(-12, 8))),
+        captured_on=datetime.date(2026, 4, 5),
+    )
+    return lesion
+
+
+def _log_in(page, live_server, next_url: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/?next={next_url}")
+    page.get_by_label("Username").fill("dana")
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_compare_two_visits_with_the_keyboard_and_record_a_checklist(live_server, browser_page, tracked_lesion):
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+
+    _log_in(page, live_server, "/")
+    overdue = page.locator('[data-worklist-group="overdue"]')
+    overdue.get_by_role("link", name="mole right calf").wait_for()
+    overdue.get_by_role("link", name="mole right calf").click()
+
+    page.locator("[data-compare-latest]").click()
+    page.locator('[data-registration-status="succeeded"]').wait_for()
+
+    # Zoom from the keyboard on a focused image: both panes follow.
+    page.locator('[data-pane="earlier"] [data-viewport]').focus()
+    page.keyboard.press("+")
+    page.wait_for_function("() => parseFloat(document.querySelector('[data-compare]').dataset.zoom) > 1")
+
+    # Swipe: choose it from the keyboard and move the divider with the arrow keys.
+    swipe_button = page.locator('[data-mode-button="swipe"]')
+    swipe_button.focus()
+    page.keyboard.press("Enter")
+    assert swipe_button.get_attribute("aria-pressed") == "true"
+    later = page.locator("[data-swipe-later]")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=later.element_handle())
+    before = later.evaluate("img => img.style.clipPath")
+    page.locator("[data-swipe-range]").focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    after = later.evaluate("img => img.style.clipPath")
+    assert before != after and "60%" in after
+
+    # Blink: B switches between the visits.
+    page.locator('[data-mode-button="blink"]').focus()
+    page.keyboard.press("Enter")
+    blink = page.locator('[data-mode-view="blink"]')
+    assert blink.get_attribute("data-blink-shown") == "earlier"
+    blink.focus()
+    page.keyboard.press("b")
+    page.wait_for_function("el => el.dataset.blinkShown === 'later'", arg=blink.element_handle())
+
+    page.locator('[data-mode-button="difference"]').click()
+    difference = page.locator('[data-mode-view="difference"] img')
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=difference.element_handle())
+
+    # The checklist.
+    form = page.locator("[data-checklist]")
+    form.get_by_label("Significant change").check()
+    form.get_by_label("Asymmetric enlargement").check()
+    form.get_by_label("Note").fill("grew towards the knee")
+    form.get_by_role("button", name="Record checklist").click()
+    page.get_by_text("Change assessment recorded.").wait_for()
+    assessment = ChangeAssessment.objects.get()
+    assert assessment.criteria == ["asymmetric_enlargement"] and assessment.note == "grew towards the knee"
+    assert errors == []
