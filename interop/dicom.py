@@ -38,6 +38,11 @@ MODEL_NAME = "SkinPortal DICOM export"
 SOFTWARE_VERSION = "interop 1"
 
 
+def modality_code(modality: str) -> str:
+    """DICOM's Modality of an image's modality (``cases.models.Modality`` value)."""
+    return MODALITY_CODE.get(SOP_CLASS_OF_MODALITY[modality], DEFAULT_MODALITY_CODE)
+
+
 class Uids:
     """The stable UIDs of SkinPortal's objects under an organisation root."""
 
@@ -124,7 +129,7 @@ def image_dataset(
     ds.AccessionNumber = ""
     ds.StudyDescription = f"Skin lesion: {lesion.label}"[:64]
     # General Series: one series per modality of the visit
-    ds.Modality = MODALITY_CODE.get(sop_class, DEFAULT_MODALITY_CODE)
+    ds.Modality = modality_code(image.modality)
     ds.SeriesInstanceUID = uids.series(lesion_id=lesion.pk, visit=image.captured_on, modality=image.modality)
     ds.SeriesNumber = 1 if sop_class == DERMOSCOPIC_PHOTOGRAPHY else 2
     ds.SeriesDescription = image.get_modality_display()

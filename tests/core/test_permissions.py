@@ -39,6 +39,7 @@ ALLOWED = {
     "can_delete_patient": {"owner", "admin"},
     "can_rerun_prediction": {"owner", "admin"},
     "can_see_withheld_result": {"admin"},
+    "can_export_patient_records": {"owner", "care_team", "reviewer", "admin"},
     "can_record_histopathology": {"owner", "care_team", "reviewer", "admin"},
     "can_revoke_api_token": {"owner", "admin"},
     "can_mark_notification_read": {"owner"},
@@ -56,6 +57,9 @@ CALLS = {
     "can_delete_patient": lambda user, world: permissions.can_delete_patient(user=user, patient=world.patient),
     "can_rerun_prediction": lambda user, world: permissions.can_rerun_prediction(user=user, image=world.image),
     "can_see_withheld_result": lambda user, world: permissions.can_see_withheld_result(user=user),
+    "can_export_patient_records": lambda user, world: permissions.can_export_patient_records(
+        user=user, patient=world.patient
+    ),
     "can_record_histopathology": lambda user, world: permissions.can_record_histopathology(
         user=user, lesion=world.lesion
     ),
