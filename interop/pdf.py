@@ -33,7 +33,7 @@ class LocalFetcher(URLFetcher):
         self.media = media
 
     def fetch(self, url: str, headers=None) -> URLFetcherResponse:
-        if url.startswith(STATIC_SCHEME):
+        if url.startswith(STATIC_SCHEME) and ".." not in url:
             path = finders.find(url.removeprefix(STATIC_SCHEME).lstrip("/"))
             if not path:
                 raise ValueError(f"No static file {url}")

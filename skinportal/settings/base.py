@@ -453,6 +453,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    # WeasyPrint logs each rendering step at INFO; its warnings (e.g. a refused URL) still show.
+    "loggers": {"weasyprint": {"level": "WARNING"}},
 }
 
 # Inference: model files (the bundled model lives in models/) and LiteRT threads per process.
