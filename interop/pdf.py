@@ -14,10 +14,16 @@ import mimetypes
 from django.contrib.staticfiles import finders
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
+from PIL import ImageFile
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .selectors import PatientReport
+
+# Importing WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES to True, which would let
+# a truncated upload through, silently padded (cases.imaging refuses them). Set it back: the
+# report only shows stored files, which are complete.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 MEDIA_TYPE = "application/pdf"
 STATIC_SCHEME = "skinportal-static:"

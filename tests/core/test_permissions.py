@@ -206,6 +206,18 @@ def test_patient_and_lesion_pages_offer_only_what_the_user_may_do(world, role, e
     assert (reverse("reviews:histopathology-add", args=[lesion.pk]) in lesion_page) is histopathology
 
 
+@pytest.mark.parametrize("role", ["owner", "care_team", "reviewer", "admin"])
+def test_every_page_of_a_patient_offers_its_exports_to_whoever_sees_it(world, role):
+    client = client_for(user_for(role, world))
+    patient, lesion, image = world.patient, world.lesion, world.image
+
+    assert reverse("interop:patient-report", args=[patient.pk]) in page(client, patient.get_absolute_url())
+    lesion_page = page(client, lesion.get_absolute_url())
+    assert reverse("interop:lesion-report", args=[lesion.pk]) in lesion_page
+    assert f"{reverse('interop:visit-dicom', args=[lesion.pk])}?visit={image.captured_on}" in lesion_page
+    assert reverse("interop:image-dicom", args=[image.pk]) in page(client, image.get_absolute_url())
+
+
 @pytest.mark.parametrize(
     ("role", "rerun"), [("owner", True), ("care_team", False), ("reviewer", False), ("admin", True)]
 )

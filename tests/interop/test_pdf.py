@@ -85,3 +85,18 @@ def test_the_report_comes_from_one_selector_that_applies_the_access_rule(other_c
     (item,) = report.lesions
     assert [visit.date.isoformat() for visit in item.visits] == ["2026-01-15", "2026-03-02"]
     assert item.next_follow_up.due is not None
+
+
+def test_loading_weasyprint_leaves_truncated_uploads_refused():
+    """WeasyPrint turns on Pillow's LOAD_TRUNCATED_IMAGES when imported; interop.pdf turns it off."""
+    import importlib
+
+    from PIL import ImageFile
+
+    from cases.imaging import ImageRejected, normalise_upload
+    from tests import images
+
+    importlib.reload(pdf)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    with pytest.raises(ImageRejected, match="truncated or corrupt"):
+        normalise_upload(images.truncated_jpeg(), filename="cut.jpg", max_bytes=10**8, max_pixels=10**8)
