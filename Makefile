@@ -10,7 +10,7 @@ PORT ?= 8000
 # the newest there; `make run` registers it if new and makes it the active version.
 BUNDLED_MODEL ?= $(lastword $(sort $(wildcard models/*.keras)))
 
-.PHONY: run test lint install install-dev browser
+.PHONY: run test lint install install-dev browser interop-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,12 +39,23 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# WeasyPrint (the PDF reports) needs Pango and a font; pdftotext (poppler-utils) reads the reports and
+# dciodvfy (dicom3tools) checks the DICOM exports in the tests. From Debian's packages (root only; the
+# tests that need the two tools skip without them, except in CI).
+interop-tools:
+	@if { ! command -v pdftotext >/dev/null || ! command -v dciodvfy >/dev/null \
+		|| ! ldconfig -p | grep -q libpangoft2-1.0; } \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils dicom3tools \
+			libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null; \
+	fi
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-test: install-dev browser
+test: install-dev browser interop-tools
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=skinportal.settings.test

@@ -45,6 +45,16 @@ LOGGED_VIEWS: dict[str, LoggedView] = {
     "api:image-thumbnail": LoggedView(Action.DOWNLOAD, ObjectType.IMAGE, "pk"),
     "api:prediction-detail": LoggedView(Action.VIEW, ObjectType.PREDICTION, "pk"),
     "api:prediction-heatmap": LoggedView(Action.HEATMAP, ObjectType.PREDICTION, "pk"),
+    # Exports (interop/urls.py, interop/api_urls.py): a PDF report, a FHIR bundle, DICOM files
+    "interop:patient-report": LoggedView(Action.EXPORT, ObjectType.PATIENT, "pk"),
+    "interop:lesion-report": LoggedView(Action.EXPORT, ObjectType.LESION, "pk"),
+    "interop:visit-dicom": LoggedView(Action.EXPORT, ObjectType.LESION, "pk"),
+    "interop:image-dicom": LoggedView(Action.EXPORT, ObjectType.IMAGE, "pk"),
+    "api:patient-report": LoggedView(Action.EXPORT, ObjectType.PATIENT, "pk"),
+    "api:patient-fhir": LoggedView(Action.EXPORT, ObjectType.PATIENT, "pk"),
+    "api:lesion-report": LoggedView(Action.EXPORT, ObjectType.LESION, "pk"),
+    "api:lesion-dicom": LoggedView(Action.EXPORT, ObjectType.LESION, "pk"),
+    "api:image-dicom": LoggedView(Action.EXPORT, ObjectType.IMAGE, "pk"),
     # Admin change pages (they show the record, and the image or heatmap)
     "admin:cases_patient_change": LoggedView(Action.VIEW, ObjectType.PATIENT, "object_id"),
     "admin:cases_lesion_change": LoggedView(Action.VIEW, ObjectType.LESION, "object_id"),

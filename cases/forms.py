@@ -94,8 +94,13 @@ class MultipleImageField(forms.FileField):
 class ImageUploadForm(forms.Form):
     files = MultipleImageField(
         label="Image files",
-        help_text="JPEG, PNG or HEIC (iPhone). You can choose several files.",
-        widget=MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/heic,image/heif,.heic,.heif"}),
+        help_text=(
+            "JPEG, PNG or HEIC (iPhone), or DICOM (dermoscopic or VL photographic: its study date and class "
+            "give the visit date and modality). You can choose several files."
+        ),
+        widget=MultipleFileInput(
+            attrs={"accept": "image/jpeg,image/png,image/heic,image/heif,.heic,.heif,application/dicom,.dcm"}
+        ),
     )
     captured_on = forms.DateField(label="Visit date", widget=DateInput())
     modality = forms.ChoiceField(choices=Modality.choices, initial=Modality.DERMOSCOPIC)

@@ -37,6 +37,7 @@ class RejectionCode(StrEnum):
     UNSUPPORTED_TYPE = "unsupported_type"
     TOO_MANY_PIXELS = "too_many_pixels"
     CORRUPT = "corrupt"
+    PATIENT_MISMATCH = "patient_mismatch"  # a DICOM file of another patient (cases.dicomfiles)
 
 
 class ImageRejected(Exception):

@@ -256,7 +256,14 @@ class ImageSerializer(serializers.ModelSerializer):
 class ImageUploadSerializer(serializers.Serializer):
     lesion = VisiblePrimaryKeyField(queryset=Lesion.objects.select_related("patient"))
     # Empty files reach the service, which rejects them with the same message as the UI.
-    file = serializers.FileField(allow_empty_file=True, help_text="A JPEG, PNG or HEIC image (its bytes are checked).")
+    file = serializers.FileField(
+        allow_empty_file=True,
+        help_text=(
+            "A JPEG, PNG or HEIC image, or a DICOM file (Dermoscopic Photography or VL Photographic) of the "
+            "lesion's patient, whose study date and class replace `captured_on` and `modality` "
+            "(its bytes are checked)."
+        ),
+    )
     captured_on = serializers.DateField(default=timezone.localdate, help_text="Visit date; today by default.")
     modality = serializers.ChoiceField(choices=Modality.choices, default=Modality.DERMOSCOPIC)
     pixel_spacing_mm = serializers.FloatField(

@@ -21,6 +21,7 @@ from inference.models import Prediction
 from inference.services import prediction_request
 from tracking.services import measurement_request
 
+from . import dicomfiles
 from .bodymap import position_problem
 from .imaging import ImageRejected, NormalisedImage, normalise_upload, too_large
 from .models import (
@@ -320,6 +321,8 @@ def image_upload(
     Every file is checked first; if any is rejected, ``UploadRejected`` lists every rejected
     file and nothing is stored. Files whose pixels the lesion already has (or that repeat
     another file of the same upload) are reported in ``duplicates`` and not stored again.
+    A DICOM file (``cases.dicomfiles``) must be of the lesion's patient; its Study Date and SOP
+    class give its visit date and modality instead of ``captured_on`` and ``modality``.
     """
     require_care_team(patient=lesion.patient, actor=uploaded_by)
     if not files:
@@ -338,23 +341,21 @@ def image_upload(
             {"pixel_spacing_mm": "The pixel spacing must be more than 0 and at most 1 mm per pixel (or left empty)."}
         )
 
-    checked: list[tuple[str, NormalisedImage]] = []
+    # (file name, its stored form, its visit date, its modality): a DICOM file brings its own.
+    checked: list[tuple[str, NormalisedImage, datetime.date, str]] = []
     rejections: list[ImageRejected] = []
+    limits = {"max_bytes": settings.SKINPORTAL_MAX_UPLOAD_BYTES, "max_pixels": settings.SKINPORTAL_MAX_IMAGE_PIXELS}
     for upload in files:
         name = _file_name(upload)
         try:
             data = _read_upload(upload, name=name, max_bytes=settings.SKINPORTAL_MAX_UPLOAD_BYTES)
-            checked.append(
-                (
-                    name,
-                    normalise_upload(
-                        data,
-                        filename=name,
-                        max_bytes=settings.SKINPORTAL_MAX_UPLOAD_BYTES,
-                        max_pixels=settings.SKINPORTAL_MAX_IMAGE_PIXELS,
-                    ),
+            if dicomfiles.is_dicom(data):
+                dicom = dicomfiles.read_upload(
+                    data, filename=name, patient_identifier=lesion.patient.identifier, **limits
                 )
-            )
+                checked.append((name, dicom.image, _dicom_visit_date(dicom, name=name) or captured_on, dicom.modality))
+            else:
+                checked.append((name, normalise_upload(data, filename=name, **limits), captured_on, modality))
         except ImageRejected as rejection:
             rejections.append(rejection)
     if rejections:
@@ -368,15 +369,15 @@ def image_upload(
             # Lock the lesion so concurrent uploads of the same pixels cannot both pass the check.
             Lesion.objects.select_for_update().filter(pk=lesion.pk).first()
             seen: dict[str, LesionImage] = {}
-            for name, normalised in checked:
+            for name, normalised, visit_date, image_modality in checked:
                 existing = seen.get(normalised.sha256) or lesion.images.filter(sha256=normalised.sha256).first()
                 if existing is not None:
                     result.duplicates.append((name, existing))
                     continue
                 image = LesionImage(
                     lesion=lesion,
-                    captured_on=captured_on,
-                    modality=modality,
+                    captured_on=visit_date,
+                    modality=image_modality,
                     pixel_spacing_mm=pixel_spacing_mm,
                     width=normalised.width,
                     height=normalised.height,
@@ -411,6 +412,19 @@ def image_upload(
                 logger.exception("Could not remove %s after a failed upload", name)
         raise
     return result
+
+
+def _dicom_visit_date(dicom: dicomfiles.DicomUpload, *, name: str) -> datetime.date | None:
+    """A DICOM file's visit date is its Study Date, which cannot be in the future."""
+    if dicom.study_date is None:
+        return None
+    try:
+        validate_not_in_future(dicom.study_date)
+    except ValidationError:
+        raise ValidationError(
+            {"files": f"{name}: the DICOM file's study date ({dicom.study_date:%d %b %Y}) is in the future."}
+        ) from None
+    return dicom.study_date
 
 
 @transaction.atomic

@@ -87,6 +87,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     can = {
         "edit": permissions.can_edit_patient(user=request.user, patient=patient),
         "manage_sharing": permissions.can_manage_sharing(user=request.user, patient=patient),
+        "export": permissions.can_export_patient_records(user=request.user, patient=patient),
     }
     lesions = list(selectors.lesion_list(user=request.user, patient=patient))
     markers, unplaced = selectors.body_map(lesions=lesions)
@@ -198,6 +199,7 @@ def lesion_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "edit": permissions.can_edit_lesion(user=request.user, lesion=lesion),
                 "review": permissions.can_review(user=request.user),
                 "record_histopathology": permissions.can_record_histopathology(user=request.user, lesion=lesion),
+                "export": permissions.can_export_patient_records(user=request.user, patient=lesion.patient),
             },
             "history": history_of(instance=lesion, limit=LESION_HISTORY_ENTRIES),
         },
@@ -269,6 +271,8 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     image = selectors.image_get(user=request.user, pk=pk)
     previous_image, next_image = selectors.image_neighbours(image=image)
     compare_with = previous_image or next_image
+    analysis = analysis_context(request=request, image=image)
+    analysis["can"]["export"] = permissions.can_export_patient_records(user=request.user, patient=image.lesion.patient)
     return render(
         request,
         "cases/image_detail.html",
@@ -281,7 +285,7 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
             )
             if compare_with
             else None,
-            **analysis_context(request=request, image=image),
+            **analysis,
             "image": image,
             "lesion": image.lesion,
             "patient": image.lesion.patient,

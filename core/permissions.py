@@ -109,6 +109,13 @@ def can_see_withheld_result(*, user: AnyUser) -> bool:
     return is_admin(user=user)
 
 
+def can_export_patient_records(*, user: AnyUser, patient: Patient) -> bool:
+    """Take a patient's records out of SkinPortal (PDF report, FHIR bundle, DICOM files):
+    whoever may see them (the access rule). Exports never carry withheld results' figures, for
+    anyone; each export is in the access log."""
+    return can_view_patient(user=user, patient=patient)
+
+
 def can_record_histopathology(*, user: AnyUser, lesion: Lesion) -> bool:
     """Attach a histopathology result to a lesion: reviewers, admins and the care team."""
     return can_review(user=user) or can_edit_lesion(user=user, lesion=lesion)

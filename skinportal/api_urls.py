@@ -70,6 +70,7 @@ api_v1 = [
     path("", include("reviews.api_urls")),
     path("", include("notifications.api_urls")),
     path("", include("audit.api_urls")),
+    path("", include("interop.api_urls")),
 ]
 
 urlpatterns = [

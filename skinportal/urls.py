@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("skinportal.api_urls")),
     path("notifications/", include("notifications.urls")),
+    path("", include("interop.urls")),
     path("", include("reviews.urls")),
     path("", include("inference.urls")),
     path("", include("cases.urls")),

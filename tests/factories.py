@@ -121,9 +121,17 @@ class LesionImageFactory(factory.django.DjangoModelFactory):
     seed = factory.Sequence(lambda n: n)  # varies the pixels, so images of one lesion differ
 
     @classmethod
-    def _create(cls, model_class, *args, seed: int = 0, picture: bytes | None = None, **kwargs):
-        """``picture``: the file's bytes (any upload format), instead of the lesion-like default."""
-        picture = picture if picture is not None else images.jpeg(*images.GATE_PASSING_SIZE, seed=seed)
+    def _create(
+        cls,
+        model_class,
+        *args,
+        seed: int = 0,
+        size: tuple[int, int] | None = None,
+        picture: bytes | None = None,
+        **kwargs,
+    ):
+        """``picture``: the file's bytes (any upload format), instead of a lesion-like picture of ``size``."""
+        picture = picture if picture is not None else images.jpeg(*(size or images.GATE_PASSING_SIZE), seed=seed)
         normalised = normalise_upload(picture, filename="factory.jpg", max_bytes=10**8, max_pixels=10**8)
         image = model_class(
             width=normalised.width,
@@ -379,6 +387,38 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     title = factory.LazyAttribute(lambda n: f"High-risk result: {n.lesion.label}" if n.lesion else "High-risk result")
     body = "A new image of this lesion was analysed as high risk (Melanoma most likely). Please review it."
     url = factory.LazyAttribute(lambda n: n.lesion.get_absolute_url() if n.lesion else "/notifications/")
+
+
+def lesion_with_visits(
+    *,
+    visits: int = 5,
+    model_version: ModelVersion | None = None,
+    first_visit: datetime.date = datetime.date(2025, 6, 2),
+    image_size: tuple[int, int] | None = None,
+    **lesion_fields,
+) -> Lesion:
+    """A lesion followed over ``visits`` monthly visits, each with one dermoscopic image and its
+    succeeded result (risk rising from low to high), a review of the last result asking for a
+    short-term follow-up, and a histopathology result: what a report of a followed lesion holds.
+    ``image_size`` (width, height) gives the images another size than the factory's."""
+    lesion = LesionFactory(**lesion_fields)
+    model_version = model_version or ModelVersionFactory()
+    results = [("NV", "low"), ("NV", "medium"), ("MEL", "medium"), ("NV", "high"), ("MEL", "high")]
+    prediction = None
+    for number in range(visits):
+        day = first_visit + datetime.timedelta(days=30 * number)
+        fields = {"lesion": lesion, "captured_on": day}
+        if image_size is not None:
+            fields["size"] = image_size
+        image = LesionImageFactory(**fields)
+        probabilities = RESULT_PROBABILITIES[results[min(number, len(results) - 1)]]
+        prediction = PredictionFactory(
+            image=image, model_version=model_version, succeeded=True, probabilities=probabilities
+        )
+    if prediction is not None:
+        ReviewFactory(prediction=prediction, follow_up=True, notes="Re-image in three months.")
+    HistopathologyFactory(lesion=lesion, diagnosed_on=first_visit + datetime.timedelta(days=30 * visits))
+    return lesion
 
 
 # Lesion tracking ------------------------------------------------------------------------

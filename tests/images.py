@@ -207,3 +207,38 @@ def jpeg_padded_to(size: int) -> bytes:
     """A valid JPEG followed by zero bytes, ``size`` bytes in all (a file over a size limit)."""
     data = jpeg(seed=8)
     return data + b"\x00" * (size - len(data))
+
+
+def dicom_photograph(
+    *,
+    patient_id: str,
+    sop_class: str = "1.2.840.10008.5.1.4.1.1.77.1.4",
+    study_date: str = "20260110",
+    width: int = 200,
+    height: int = 150,
+    seed: int = 0,
+) -> bytes:
+    """A DICOM Part 10 photograph as another system would send it: uncompressed RGB pixels
+    (Explicit VR Little Endian) of a lesion-like picture; VL Photographic unless told a class."""
+    import pydicom
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    pixels = np.asarray(lesion_like(width, height, seed=seed).convert("RGB"))
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, meta.MediaStorageSOPInstanceUID
+    ds.PatientID, ds.PatientName, ds.StudyDate = patient_id, "Test^Patient", study_date
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality = "XC"
+    ds.Rows, ds.Columns = height, width
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = pixels.tobytes()
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    return buffer.getvalue()

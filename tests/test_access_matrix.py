@@ -73,6 +73,15 @@ OBJECT_OF = {
     "api:histopathology-detail": {"pk": "histopathology"},
     "api:notification-detail": {"pk": "notification"},
     "api:notification-read": {"pk": "notification"},
+    "interop:patient-report": {"pk": "patient"},
+    "interop:lesion-report": {"pk": "lesion"},
+    "interop:visit-dicom": {"pk": "lesion"},
+    "interop:image-dicom": {"pk": "image"},
+    "api:patient-report": {"pk": "patient"},
+    "api:patient-fhir": {"pk": "patient"},
+    "api:lesion-report": {"pk": "lesion"},
+    "api:lesion-dicom": {"pk": "lesion"},
+    "api:image-dicom": {"pk": "image"},
 }
 REVIEWERS_ONLY = {"reviews:review"}
 # Shared by everyone by design (not patient data): registered model versions.

@@ -12,6 +12,7 @@ from accounts.models import User
 from cases.models import Lesion, LesionImage
 from inference.models import DiagnosisClass, Prediction, RiskLevel
 from inference.selectors import result_figures_shown, timeline_risks
+from skinml import change as skinml_change
 from skinml import measurement as skinml_measurement
 
 from .models import ChangeAssessment, ChangeVerdict, ImageComparison, ImageMeasurement
@@ -213,6 +214,14 @@ def comparison_report(*, comparison: ImageComparison, user: User) -> dict:
         "computed_at": comparison.computed_at,
         "later_measurement_in_earlier_frame": comparison.later_measurement,
     }
+
+
+def stored_comparison(*, earlier: LesionImage, later: LesionImage) -> ImageComparison | None:
+    """The comparison of two images by the current algorithm, if one was computed (never
+    computes: for exports and lists)."""
+    return ImageComparison.objects.filter(
+        earlier=earlier, later=later, algorithm_version=skinml_change.ALGORITHM_VERSION
+    ).first()
 
 
 def pair_assessments(*, earlier: LesionImage, later: LesionImage) -> QuerySet[ChangeAssessment]:

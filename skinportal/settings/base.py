@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "reviews",
     "notifications",
     "audit",
+    "interop",
 ]
 
 MIDDLEWARE = [
@@ -343,6 +344,13 @@ SKINPORTAL_EMAIL_NOTIFICATIONS = env.bool("SKINPORTAL_EMAIL_NOTIFICATIONS", defa
 # The site's address, for links in e-mails (no request there to build them from).
 SKINPORTAL_SITE_URL = env("SKINPORTAL_SITE_URL", default="http://127.0.0.1:8000")
 
+# Exports (interop): the organisation's DICOM UID root, under which every study, series and image
+# UID is derived (stable: the same image always gets the same UIDs); get your own root (an OID
+# your organisation holds, or 2.25.<a UUID as an integer>). The default is for development only.
+SKINPORTAL_DICOM_UID_ROOT = env("SKINPORTAL_DICOM_UID_ROOT", default="2.25.81087280769675206476252688810821530182")
+# The system of the patient identifier (the MRN) in FHIR exports, and the DICOM Issuer of Patient ID.
+SKINPORTAL_MRN_SYSTEM = env("SKINPORTAL_MRN_SYSTEM", default="urn:skinportal:mrn")
+
 # Predictions whose task was lost are sent again (inference.tasks.resend_stalled_predictions, run
 # every minute by `celery -A skinportal beat`, or `manage.py resend_predictions`): queued for
 # longer than this many seconds (the broker was down), or running for longer (the worker died;
@@ -454,6 +462,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    # WeasyPrint logs each rendering step at INFO; its warnings (e.g. a refused URL) still show.
+    "loggers": {"weasyprint": {"level": "WARNING"}},
 }
 
 # Inference: model files (the bundled model lives in models/) and LiteRT threads per process.

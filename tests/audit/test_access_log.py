@@ -28,6 +28,10 @@ WEB_VIEWS = [
     ("cases:image-thumbnail", "pk", "image", Action.DOWNLOAD, ObjectType.IMAGE),
     ("inference:image-analysis", "image_pk", "image", Action.VIEW, ObjectType.IMAGE),
     ("inference:prediction-heatmap", "pk", "prediction", Action.HEATMAP, ObjectType.PREDICTION),
+    ("interop:patient-report", "pk", "patient", Action.EXPORT, ObjectType.PATIENT),
+    ("interop:lesion-report", "pk", "lesion", Action.EXPORT, ObjectType.LESION),
+    ("interop:visit-dicom", "pk", "lesion", Action.EXPORT, ObjectType.LESION),
+    ("interop:image-dicom", "pk", "image", Action.EXPORT, ObjectType.IMAGE),
 ]
 API_VIEWS = [
     ("api:patient-detail", "pk", "patient", Action.VIEW, ObjectType.PATIENT),
@@ -37,6 +41,11 @@ API_VIEWS = [
     ("api:image-thumbnail", "pk", "image", Action.DOWNLOAD, ObjectType.IMAGE),
     ("api:prediction-detail", "pk", "prediction", Action.VIEW, ObjectType.PREDICTION),
     ("api:prediction-heatmap", "pk", "prediction", Action.HEATMAP, ObjectType.PREDICTION),
+    ("api:patient-report", "pk", "patient", Action.EXPORT, ObjectType.PATIENT),
+    ("api:patient-fhir", "pk", "patient", Action.EXPORT, ObjectType.PATIENT),
+    ("api:lesion-report", "pk", "lesion", Action.EXPORT, ObjectType.LESION),
+    ("api:lesion-dicom", "pk", "lesion", Action.EXPORT, ObjectType.LESION),
+    ("api:image-dicom", "pk", "image", Action.EXPORT, ObjectType.IMAGE),
 ]
 ADMIN_VIEWS = [
     ("admin:cases_patient_change", "object_id", "patient", Action.VIEW, ObjectType.PATIENT),

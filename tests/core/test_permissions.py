@@ -40,6 +40,7 @@ ALLOWED = {
     "can_rerun_prediction": {"owner", "admin"},
     "can_assess_change": {"owner", "care_team", "reviewer", "admin"},
     "can_see_withheld_result": {"admin"},
+    "can_export_patient_records": {"owner", "care_team", "reviewer", "admin"},
     "can_record_histopathology": {"owner", "care_team", "reviewer", "admin"},
     "can_revoke_api_token": {"owner", "admin"},
     "can_mark_notification_read": {"owner"},
@@ -58,6 +59,9 @@ CALLS = {
     "can_rerun_prediction": lambda user, world: permissions.can_rerun_prediction(user=user, image=world.image),
     "can_assess_change": lambda user, world: permissions.can_assess_change(user=user, lesion=world.lesion),
     "can_see_withheld_result": lambda user, world: permissions.can_see_withheld_result(user=user),
+    "can_export_patient_records": lambda user, world: permissions.can_export_patient_records(
+        user=user, patient=world.patient
+    ),
     "can_record_histopathology": lambda user, world: permissions.can_record_histopathology(
         user=user, lesion=world.lesion
     ),
@@ -202,6 +206,18 @@ def test_patient_and_lesion_pages_offer_only_what_the_user_may_do(world, role, e
     assert (reverse("cases:image-upload", args=[lesion.pk]) in lesion_page) is edit
     assert (reverse("reviews:review", args=[lesion.pk]) in lesion_page) is review
     assert (reverse("reviews:histopathology-add", args=[lesion.pk]) in lesion_page) is histopathology
+
+
+@pytest.mark.parametrize("role", ["owner", "care_team", "reviewer", "admin"])
+def test_every_page_of_a_patient_offers_its_exports_to_whoever_sees_it(world, role):
+    client = client_for(user_for(role, world))
+    patient, lesion, image = world.patient, world.lesion, world.image
+
+    assert reverse("interop:patient-report", args=[patient.pk]) in page(client, patient.get_absolute_url())
+    lesion_page = page(client, lesion.get_absolute_url())
+    assert reverse("interop:lesion-report", args=[lesion.pk]) in lesion_page
+    assert f"{reverse('interop:visit-dicom', args=[lesion.pk])}?visit={image.captured_on}" in lesion_page
+    assert reverse("interop:image-dicom", args=[image.pk]) in page(client, image.get_absolute_url())
 
 
 @pytest.mark.parametrize(
