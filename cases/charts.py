@@ -1,6 +1,7 @@
 """The lesion page's trend chart, drawn on the server as SVG coordinates (no script, no
-charting library): P(MEL) and P(BCC) in % on the left axis, the measured area on the right
-axis (relative to the largest), one point per image at its visit date."""
+charting library): P(MEL) and P(BCC) in % on the left axis, the lesion's area as a share of the
+first visit's (scale-corrected through the aligned comparisons) on the right axis, one point per
+image at its visit date."""
 
 from __future__ import annotations
 
@@ -54,8 +55,8 @@ def trend_chart(points: list[dict]) -> TrendChart:
         return TOP + (1 - fraction) * plot_height
 
     mel, bcc, area = Series("P(melanoma)", "trend-mel"), Series("P(BCC)", "trend-bcc"), Series("Area", "trend-area")
-    areas = [point["area_px"] for point in points if point["area_px"]]
-    largest_area = max(areas) if areas else None
+    areas = [point["area_relative"] for point in points if point["area_relative"]]
+    area_top = max(1.25, max(areas) * 1.1) if areas else None
     risk_points = []
     for point, day in zip(points, days, strict=True):
         x = x_of(day)
@@ -66,9 +67,10 @@ def trend_chart(points: list[dict]) -> TrendChart:
             )
         if point["probability_bcc"] is not None:
             bcc.points.append((x, y_of(point["probability_bcc"]), f"{date}: P(BCC) {point['probability_bcc']:.0%}"))
-        if point["area_px"] and largest_area:
-            size = f"{point['area_mm2']:.1f} mm²" if point["area_mm2"] is not None else f"{point['area_px']:,.0f} px²"
-            area.points.append((x, y_of(point["area_px"] / largest_area), f"{date}: area {size}"))
+        if point["area_relative"] and area_top:
+            size = f" ({point['area_mm2']:.1f} mm²)" if point["area_mm2"] is not None else ""
+            label = f"{date}: area {point['area_relative']:.0%} of the first visit{size}"
+            area.points.append((x, y_of(point["area_relative"] / area_top), label))
         if point["risk_level"]:
             risk_points.append((x, point["risk_level"], f"{date}: {point['risk_level']} risk"))
     x_ticks = []
@@ -77,7 +79,7 @@ def trend_chart(points: list[dict]) -> TrendChart:
         if not x_ticks or abs(x_ticks[-1][0] - x_of(day)) > 40:
             x_ticks.append((x_of(day), label))
     y_ticks = [(y_of(value / 100), f"{value} %") for value in (0, 25, 50, 75, 100)]
-    area_ticks = [(y_of(value), f"{value:.0%}") for value in (0.0, 0.5, 1.0)] if largest_area else []
+    area_ticks = [(y_of(value / area_top), f"{value:.0%}") for value in (0.0, 0.5, 1.0)] if area_top else []
     return TrendChart(
         width=WIDTH,
         height=HEIGHT,

@@ -18,6 +18,19 @@ from skinml import measurement as skinml_measurement
 from .models import ChangeAssessment, ChangeVerdict, ImageComparison, ImageMeasurement
 
 RISK_ORDER = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
+#: The dermoscopic colours in words (skinml.measurement.DERMOSCOPIC_COLOURS are codes).
+COLOUR_NAMES = {
+    "white": "white",
+    "red": "red",
+    "light_brown": "light brown",
+    "dark_brown": "dark brown",
+    "blue_grey": "blue-grey",
+    "black": "black",
+}
+
+
+def colour_names(colours: list[str]) -> list[str]:
+    return [COLOUR_NAMES.get(colour, colour) for colour in colours]
 
 
 def image_measurement(*, image: LesionImage) -> ImageMeasurement | None:
@@ -52,6 +65,7 @@ def measurement_values(measurement: ImageMeasurement | None) -> dict | None:
         else None,
         "border_irregularity": measurement.border_irregularity,
         "colours": measurement.colours,
+        "colour_names": colour_names(measurement.colours),
         "mean_lab": measurement.mean_lab,
     }
 
@@ -185,6 +199,8 @@ def comparison_report(*, comparison: ImageComparison, user: User) -> dict:
                     "delta_e",
                 )
             },
+            "colour_names_gained": colour_names(comparison.change.get("colours_gained") or []),
+            "colour_names_lost": colour_names(comparison.change.get("colours_lost") or []),
             "probability_changes": probability_changes,
             "risk_change": risk_change,
             "summary": comparison.change.get("summary", ""),
@@ -269,10 +285,36 @@ def lesion_trend(*, lesion: Lesion, user: User) -> list[dict]:
                 "area_px": measurement.get("area_px"),
                 "max_diameter_px": measurement.get("max_diameter_px"),
                 "area_mm2": (measurement["mm"] or {}).get("area_mm2"),
+                "area_relative": None,
                 "measurement_status": measurement["status"],
             }
         )
+    _chain_relative_areas(images, points)
     return points
+
+
+def _chain_relative_areas(images: list[LesionImage], points: list[dict]) -> None:
+    """``area_relative``: each image's lesion area as a share of the first measured one, through
+    the stored comparisons of consecutive visits (each measured in the earlier image's frame, so
+    a dermatoscope held closer does not count as growth). The chain stops where two visits could
+    not be aligned or were not compared: a raw pixel area across visits would mislead."""
+    anchor: LesionImage | None = None
+    relative = None
+    for image, point in zip(images, points, strict=True):
+        if anchor is None:
+            if point["measurement_status"] == "succeeded":
+                anchor, relative = image, 1.0
+                point["area_relative"] = relative
+            continue
+        comparison = stored_comparison(earlier=anchor, later=image)
+        area_percent = (comparison.change or {}).get("area_percent") if comparison and comparison.aligned else None
+        if area_percent is None:
+            if image.captured_on == anchor.captured_on:
+                continue  # another image of the same visit: not compared, the chain goes on
+            return
+        relative = relative * (1 + area_percent / 100)
+        point["area_relative"] = round(relative, 4)
+        anchor = image
 
 
 # Change flag -----------------------------------------------------------------------------

@@ -313,6 +313,13 @@ class TrendPointSerializer(serializers.Serializer):
     area_px = serializers.FloatField(allow_null=True)
     max_diameter_px = serializers.FloatField(allow_null=True)
     area_mm2 = serializers.FloatField(allow_null=True)
+    area_relative = serializers.FloatField(
+        allow_null=True,
+        help_text=(
+            "The lesion's area as a share of the first measured visit, through the aligned comparisons of "
+            "consecutive visits (scale-corrected); null from the first pair that could not be aligned on."
+        ),
+    )
     measurement_status = serializers.CharField()
 
 

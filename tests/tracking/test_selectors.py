@@ -20,6 +20,15 @@ from ..factories import (
 
 pytestmark = pytest.mark.django_db
 
+GROWN_A_LITTLE = {
+    "area_percent": 3.0,
+    "diameter_percent": 1.0,
+    "asymmetry_change": 0.0,
+    "colours_gained": [],
+    "colours_lost": [],
+    "delta_e": 1.0,
+    "summary": "No clear change in size.",
+}
 GROWN = {
     "area_percent": 31.0,
     "diameter_percent": 12.0,
@@ -107,3 +116,21 @@ def test_the_default_pair_is_the_latest_visit_and_the_one_before():
     third = LesionImageFactory(lesion=first.lesion, captured_on=datetime.date(2026, 7, 10))
     assert selectors.default_pair(lesion=first.lesion) == (second, third)
     assert selectors.default_pair(lesion=LesionImageFactory().lesion) is None
+
+
+def test_the_trend_area_is_scale_corrected_through_the_aligned_comparisons(clinician):
+    """Raw pixel areas of two visits differ with the camera's distance; the trend's relative area
+    follows the comparisons (measured in one frame) and stops where a pair was not aligned."""
+    first = LesionImageFactory(lesion__patient__owner=clinician, captured_on=datetime.date(2026, 1, 10))
+    second = LesionImageFactory(lesion=first.lesion, captured_on=datetime.date(2026, 4, 10))
+    third = LesionImageFactory(lesion=first.lesion, captured_on=datetime.date(2026, 7, 10))
+    fourth = LesionImageFactory(lesion=first.lesion, captured_on=datetime.date(2026, 10, 10))
+    for image, area in ((first, 4000.0), (second, 2500.0), (third, 9000.0), (fourth, 9100.0)):
+        ImageMeasurementFactory(image=image, area_px=area)  # second: taken from further away
+    ImageComparisonFactory(earlier=first, later=second, change={**GROWN_A_LITTLE, "area_percent": 10.0})
+    ImageComparisonFactory(earlier=second, later=third, change={**GROWN_A_LITTLE, "area_percent": 20.0})
+    ImageComparisonFactory(
+        earlier=third, later=fourth, status="failed", change=None, flagged=False, flag_reasons=[], confidence=0.1
+    )
+    points = selectors.lesion_trend(lesion=first.lesion, user=clinician)
+    assert [point["area_relative"] for point in points] == [1.0, 1.1, pytest.approx(1.32), None]
