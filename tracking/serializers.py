@@ -91,7 +91,7 @@ COMPARISON_EXAMPLE = {
     "flagged": False,
     "flag_reasons": [],
     "summary": "No clear change in size. Melanoma probability 38% → 71%. Risk Medium → High.",
-    "algorithm_version": "align-1+measure-1+change-1",
+    "algorithm_version": "align-2+measure-1+change-1",
     "computed_at": "2026-11-20T09:21:02Z",
 }
 
