@@ -222,16 +222,6 @@ def measure_change(earlier_seg: Segmentation, warped: Warped, earlier: Measureme
     return Change(**{**change.__dict__, "summary": summarise(change)})
 
 
-COLOUR_WORDS = {
-    "white": "white",
-    "red": "red",
-    "light_brown": "light brown",
-    "dark_brown": "dark brown",
-    "blue_grey": "blue-grey",
-    "black": "black",
-}
-
-
 def summarise(change: Change) -> str:
     """One line in words, e.g. "Grew 18 % in area, asymmetrically (mostly towards the upper
     left); blue-grey appeared."."""
@@ -250,7 +240,7 @@ def summarise(change: Change) -> str:
         parts.append(text)
     for colours, verb in ((change.colours_gained, "appeared"), (change.colours_lost, "disappeared")):
         if colours:
-            words = [COLOUR_WORDS[c] for c in colours]
+            words = [measurement.COLOUR_NAMES[c] for c in colours]
             listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
             parts.append(f"{listed} {verb}")
     if change.delta_e is not None and change.delta_e >= COLOUR_CHANGE_DELTA_E:

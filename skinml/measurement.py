@@ -32,6 +32,15 @@ from .colour import rgb_to_lab_fast, shades_of_grey
 
 ALGORITHM_VERSION = "measure-1"
 DERMOSCOPIC_COLOURS = ("white", "red", "light_brown", "dark_brown", "blue_grey", "black")
+#: The colours in words, for summaries and pages.
+COLOUR_NAMES = {
+    "white": "white",
+    "red": "red",
+    "light_brown": "light brown",
+    "dark_brown": "dark brown",
+    "blue_grey": "blue-grey",
+    "black": "black",
+}
 
 #: Longest side of the copy segmentation and measurement run on (pixels).
 SEGMENT_SIDE = 512

@@ -18,19 +18,10 @@ from skinml import measurement as skinml_measurement
 from .models import ChangeAssessment, ChangeVerdict, ImageComparison, ImageMeasurement
 
 RISK_ORDER = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
-#: The dermoscopic colours in words (skinml.measurement.DERMOSCOPIC_COLOURS are codes).
-COLOUR_NAMES = {
-    "white": "white",
-    "red": "red",
-    "light_brown": "light brown",
-    "dark_brown": "dark brown",
-    "blue_grey": "blue-grey",
-    "black": "black",
-}
 
 
 def colour_names(colours: list[str]) -> list[str]:
-    return [COLOUR_NAMES.get(colour, colour) for colour in colours]
+    return [skinml_measurement.COLOUR_NAMES.get(colour, colour) for colour in colours]
 
 
 def image_measurement(*, image: LesionImage) -> ImageMeasurement | None:
