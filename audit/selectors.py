@@ -26,6 +26,7 @@ CSV_COLUMNS = [
     "object_type",
     "object_id",
     "patient_id",
+    "patient_ids",
     "channel",
     "method",
     "path",

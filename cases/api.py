@@ -13,7 +13,14 @@ from rest_framework.reverse import reverse
 from rest_framework.throttling import ScopedRateThrottle
 
 from accounts import selectors as account_selectors
-from core.api import Conflict, FileTooLarge, IgnoreAcceptHeader, UnsupportedImageType, error_response
+from core.api import (
+    Conflict,
+    FileTooLarge,
+    IgnoreAcceptHeader,
+    PatientsShownMixin,
+    UnsupportedImageType,
+    error_response,
+)
 from core.files import serve_private_file
 from core.history import history_of
 from core.serializers import HistoryEntrySerializer
@@ -61,9 +68,10 @@ FILE_RESPONSE = {
         tags=["patients"],
     ),
 )
-class PatientViewSet(viewsets.ModelViewSet):
+class PatientViewSet(PatientsShownMixin, viewsets.ModelViewSet):
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
+    patient_field = "pk"
     ordering_fields = ["family_name", "identifier", "date_of_birth", "created_at"]
 
     def get_queryset(self):
@@ -142,6 +150,7 @@ class PatientViewSet(viewsets.ModelViewSet):
     partial_update=extend_schema(summary="Change a lesion case", request=LesionUpdateSerializer, tags=["lesions"]),
 )
 class LesionViewSet(
+    PatientsShownMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -198,9 +207,10 @@ def _upload_error(rejection) -> exceptions.APIException:
     list=extend_schema(summary="List images", tags=["images"]),
     retrieve=extend_schema(summary="Get an image with its current prediction", tags=["images"]),
 )
-class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ImageViewSet(PatientsShownMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ImageSerializer
     filterset_class = ImageFilter
+    patient_field = "lesion__patient_id"
     ordering_fields = ["captured_on", "uploaded_at"]
     throttle_scope = "uploads"
 

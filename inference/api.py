@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import Conflict, IgnoreAcceptHeader, error_response
+from core.api import Conflict, IgnoreAcceptHeader, PatientsShownMixin, error_response
 from core.files import serve_private_file
 from core.history import history_of
 from core.serializers import HistoryEntrySerializer
@@ -26,9 +26,10 @@ from .serializers import HeatmapQuerySerializer, ModelVersionSerializer, Predict
     list=extend_schema(summary="List predictions", tags=["predictions"]),
     retrieve=extend_schema(summary="Get a prediction (poll this until it has finished)", tags=["predictions"]),
 )
-class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PredictionViewSet(PatientsShownMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = PredictionSerializer
     filterset_class = PredictionFilter
+    patient_field = "image__lesion__patient_id"
     ordering_fields = ["created_at", "finished_at"]
 
     def get_queryset(self):

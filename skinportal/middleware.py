@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
+from django.http import Http404, JsonResponse
+from django.utils.cache import add_never_cache_headers
 from rest_framework.views import APIView
+
+from core.accessnotes import note_probe
 
 
 class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
@@ -34,4 +38,62 @@ class PermissionsPolicyMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.headers.setdefault("Permissions-Policy", self.POLICY)
+        return response
+
+
+# The largest id a row can have (a signed 64-bit integer: BigAutoField on PostgreSQL and SQLite).
+MAX_ID = 2**63 - 1
+
+
+def _out_of_range_id(view_kwargs: dict) -> str | None:
+    """The first URL argument that is a number no row can have as its id, or None."""
+    for name, value in view_kwargs.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and value.isdigit() and len(value) > 18:
+            number = int(value)
+        else:
+            continue
+        if number > MAX_ID:
+            return name
+    return None
+
+
+class OutOfRangeIdMiddleware:
+    """An id in a URL past 64 bits (``/api/v1/patients/99999999999999999999999/``) names no
+    row: answer 404 (in the API's error shape under /api/) before any view or query sees it,
+    instead of the database driver's overflow error, and mark it as a probe for the access log."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        name = _out_of_range_id(view_kwargs)
+        if name is None:
+            return None
+        note_probe(request, f"id out of range in the URL ({name})")
+        match = request.resolver_match
+        if match is not None and "api" in match.namespaces:
+            return JsonResponse(
+                {"type": "client_error", "errors": [{"code": "not_found", "detail": "Not found.", "attr": None}]},
+                status=404,
+            )
+        raise Http404("No such record.")
+
+
+class NoStoreMiddleware:
+    """Pages and API answers carry patient data: no browser or proxy may keep a copy
+    (``Cache-Control: no-store``) unless the view set its own caching (files set ``no-store``
+    themselves; static files are answered by WhiteNoise before this runs)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
         return response
