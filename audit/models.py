@@ -69,7 +69,7 @@ class AccessLog(models.Model):
     )
     # Nullable without a default, so that adding it is an ALTER TABLE on SQLite (a rebuilt table
     # would lose the insert-only triggers of migration 0002).
-    patient_ids = models.TextField(
+    patient_ids = models.TextField(  # noqa: DJ001 - see above: NULL is "not a list", "" a list of none
         null=True,
         blank=True,
         help_text="For a list or search: the ids of every patient it returned, as ',3,17,42,' (empty: none).",
@@ -111,10 +111,6 @@ class AccessLog(models.Model):
             models.Index(fields=["user", "created_at"], name="accesslog_user_idx"),
         ]
 
-    @property
-    def patient_id_list(self) -> list[int]:
-        return [int(i) for i in (self.patient_ids or "").strip(",").split(",") if i]
-
     def __str__(self) -> str:
         what = f" {self.object_type} {self.object_id}" if self.object_id is not None else ""
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username or 'anonymous'} {self.action}{what}"
@@ -126,3 +122,7 @@ class AccessLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AccessLogImmutableError("Access log rows cannot be deleted.")
+
+    @property
+    def patient_id_list(self) -> list[int]:
+        return [int(i) for i in (self.patient_ids or "").strip(",").split(",") if i]

@@ -37,6 +37,7 @@ class RejectionCode(StrEnum):
     UNSUPPORTED_TYPE = "unsupported_type"
     TOO_MANY_PIXELS = "too_many_pixels"
     CORRUPT = "corrupt"
+    DECOMPRESSION_BOMB = "decompression_bomb"
 
 
 class ImageRejected(Exception):
@@ -54,6 +55,24 @@ def too_large(filename: str, *, size: int, max_bytes: int) -> ImageRejected:
         filename,
         f"the file is {size / 1_048_576:.1f} MB; the limit is {max_bytes / 1_048_576:.0f} MB.",
         code=RejectionCode.TOO_LARGE,
+    )
+
+
+# Pillow's words for a PNG whose compressed text (zTXt, iTXt) or colour profile (iCCP) chunk
+# inflates past its limits (PngImagePlugin.MAX_TEXT_CHUNK, MAX_TEXT_MEMORY).
+_BOMB_MESSAGES = ("decompressed data too large", "too much memory used in text chunks")
+
+
+def _is_chunk_bomb(error: Exception) -> bool:
+    return isinstance(error, ValueError) and any(words in str(error).lower() for words in _BOMB_MESSAGES)
+
+
+def decompression_bomb(filename: str) -> ImageRejected:
+    return ImageRejected(
+        filename,
+        "the file is a decompression bomb: a compressed chunk inside it (PNG text or colour profile, "
+        "zTXt/iTXt/iCCP) would inflate to far more data than any image needs.",
+        code=RejectionCode.DECOMPRESSION_BOMB,
     )
 
 
@@ -121,7 +140,9 @@ def normalise_upload(
                 f"the image is larger than the limit of {max_pixels / 1e6:.0f} megapixels.",
                 code=RejectionCode.TOO_MANY_PIXELS,
             ) from None
-        except (UnidentifiedImageError, OSError, ValueError):
+        except (UnidentifiedImageError, OSError, ValueError) as error:
+            if _is_chunk_bomb(error):
+                raise decompression_bomb(filename) from None
             raise ImageRejected(
                 filename,
                 "this is not a JPEG, PNG or HEIC image (the file's contents were checked, not its name).",
@@ -146,7 +167,9 @@ def normalise_upload(
                 image.load()
                 upright = ImageOps.exif_transpose(image)
                 rgb = _to_rgb(upright)
-            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+                if _is_chunk_bomb(error):
+                    raise decompression_bomb(filename) from None
                 raise ImageRejected(
                     filename, "the file is truncated or corrupt and cannot be read.", code=RejectionCode.CORRUPT
                 ) from None

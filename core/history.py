@@ -142,7 +142,9 @@ def _shown(record, field_name: str, value) -> str | int | float | bool | None:
     """A field's value as the history shows it: a file field says whether a file is stored,
     never where; anything else in plain form."""
     try:
-        is_file = isinstance(record._meta.get_field(field_name), FileField)
+        # The historical model keeps a file field as text: ask the tracked model itself.
+        model = getattr(record, "instance_type", type(record))
+        is_file = isinstance(model._meta.get_field(field_name), FileField)
     except Exception:  # a field the historical model does not have: show the value as it is
         is_file = False
     if is_file:

@@ -106,7 +106,13 @@ class ReviewQueueViewSet(PatientsShownMixin, mixins.ListModelMixin, viewsets.Gen
         tags=["review"],
     ),
 )
-class ReviewViewSet(PatientsShownMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+class ReviewViewSet(
+    PatientsShownMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = ReviewSerializer
     filterset_class = ReviewFilter
     patient_field = "lesion__patient_id"
@@ -138,7 +144,10 @@ class ReviewViewSet(PatientsShownMixin, mixins.ListModelMixin, mixins.RetrieveMo
 )
 class HistopathologyViewSet(
     PatientsShownMixin,
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
 ):
     serializer_class = HistopathologySerializer
     filterset_class = HistopathologyFilter

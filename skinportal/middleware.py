@@ -59,6 +59,20 @@ def _out_of_range_id(view_kwargs: dict) -> str | None:
     return None
 
 
+def _api_user(request):
+    """The user an API request authenticates as (token or session, as DRF would), or None."""
+    from rest_framework.exceptions import APIException
+    from rest_framework.request import Request
+    from rest_framework.settings import api_settings
+
+    drf_request = Request(request, authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES])
+    try:
+        user = drf_request.user
+    except APIException:
+        return None
+    return user if user is not None and user.is_authenticated else None
+
+
 class OutOfRangeIdMiddleware:
     """An id in a URL past 64 bits (``/api/v1/patients/99999999999999999999999/``) names no
     row: answer 404 (in the API's error shape under /api/) before any view or query sees it,
@@ -77,6 +91,10 @@ class OutOfRangeIdMiddleware:
         note_probe(request, f"id out of range in the URL ({name})")
         match = request.resolver_match
         if match is not None and "api" in match.namespaces:
+            user = _api_user(request)
+            if user is None:
+                return None  # the view answers 401 before it looks anything up
+            request.user = user  # for the access log's row
             return JsonResponse(
                 {"type": "client_error", "errors": [{"code": "not_found", "detail": "Not found.", "attr": None}]},
                 status=404,
