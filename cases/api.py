@@ -26,7 +26,7 @@ from core.history import history_of
 from core.serializers import HistoryEntrySerializer
 from inference import selectors as inference_selectors
 from inference.serializers import PredictionSerializer, PredictRequestSerializer
-from inference.services import NoActiveModel, prediction_rerun
+from inference.services import NoActiveModel, RerunPending, RerunThrottled, prediction_rerun
 
 from . import selectors, services
 from .filters import ImageFilter, LesionFilter, PatientFilter
@@ -299,7 +299,8 @@ class ImageViewSet(PatientsShownMixin, mixins.ListModelMixin, mixins.RetrieveMod
         responses={
             201: PredictionSerializer,
             403: error_response("Only the patient's owner or an admin may."),
-            409: error_response("No model version is active."),
+            409: error_response("No model version is active, or this version's analysis of the image is pending."),
+            429: error_response("Too many re-runs by this user; Retry-After says when to try again."),
         },
         tags=["images"],
     )
@@ -312,7 +313,9 @@ class ImageViewSet(PatientsShownMixin, mixins.ListModelMixin, mixins.RetrieveMod
             prediction = prediction_rerun(
                 image=image, requested_by=request.user, model_version=data.validated_data.get("model_version")
             )
-        except NoActiveModel as error:
+        except (NoActiveModel, RerunPending) as error:
             raise Conflict(str(error)) from None
+        except RerunThrottled as error:
+            raise exceptions.Throttled(wait=error.wait, detail=str(error)) from None
         prediction.refresh_from_db()  # tasks run in-process (local profile) have finished already
         return Response(PredictionSerializer(prediction, context=self.get_serializer_context()).data, status=201)

@@ -41,7 +41,8 @@ class PredictionViewSet(PatientsShownMixin, mixins.ListModelMixin, mixins.Retrie
         responses={
             201: PredictionSerializer,
             403: error_response("Only the patient's owner or an admin may."),
-            409: error_response("No model version is active."),
+            409: error_response("No model version is active, or this version's analysis of the image is pending."),
+            429: error_response("Too many re-runs by this user; Retry-After says when to try again."),
         },
         tags=["predictions"],
     )
@@ -50,8 +51,10 @@ class PredictionViewSet(PatientsShownMixin, mixins.ListModelMixin, mixins.Retrie
         prediction = self.get_object()
         try:
             new_prediction = services.prediction_rerun(image=prediction.image, requested_by=request.user)
-        except services.NoActiveModel as error:
+        except (services.NoActiveModel, services.RerunPending) as error:
             raise Conflict(str(error)) from None
+        except services.RerunThrottled as error:
+            raise exceptions.Throttled(wait=error.wait, detail=str(error)) from None
         new_prediction.refresh_from_db()  # tasks run in-process (local profile) have finished already
         return Response(self.get_serializer(new_prediction).data, status=status.HTTP_201_CREATED)
 

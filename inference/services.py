@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -285,16 +287,75 @@ class NoActiveModel(Exception):
         super().__init__(message)
 
 
+class RerunPending(Exception):
+    """The same image is already being analysed by the same model version (409)."""
+
+    def __init__(self, prediction: Prediction) -> None:
+        self.prediction = prediction
+        super().__init__(
+            f"This image is already being analysed by {prediction.model_version} "
+            f"(prediction {prediction.pk}, {prediction.get_status_display().lower()}); wait for that result."
+        )
+
+
+class RerunThrottled(Exception):
+    """The user asked for too many re-runs in a short time (429)."""
+
+    def __init__(self, *, wait: int) -> None:
+        self.wait = wait
+        super().__init__(
+            f"Too many re-runs: at most {settings.SKINPORTAL_RERUNS_PER_WINDOW} every "
+            f"{settings.SKINPORTAL_RERUN_WINDOW_SECONDS} s. Try again in {wait} s."
+        )
+
+
+def _count_rerun(user: User) -> None:
+    """Count one re-run of ``user`` in the current window (the shared cache, so every web process
+    counts together); RerunThrottled past ``SKINPORTAL_RERUNS_PER_WINDOW``."""
+    window = settings.SKINPORTAL_RERUN_WINDOW_SECONDS
+    now = int(time.time())
+    key = f"skinportal:reruns:{user.pk}:{now // window}"
+    cache.add(key, 0, timeout=window + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window + 5)
+        count = 1
+    if count > settings.SKINPORTAL_RERUNS_PER_WINDOW:
+        raise RerunThrottled(wait=window - now % window)
+
+
 def prediction_rerun(
     *, image: LesionImage, requested_by: User, model_version: ModelVersion | None = None
 ) -> Prediction:
     """A new analysis of an image asked for by a person (the re-run button, the API, the admin
     action) by ``model_version`` or the active one; earlier results stay as history. Only the
-    patient's owner and admins may ask (PermissionDenied); NoActiveModel if there is no model."""
+    patient's owner and admins may ask (PermissionDenied); NoActiveModel if there is no model;
+    RerunPending while the same version's analysis of the image is queued or running (the
+    image's row is locked while this is checked, so two re-runs at once cannot both pass);
+    RerunThrottled past the per-user rate."""
     if not permissions.can_rerun_prediction(user=requested_by, image=image):
         raise PermissionDenied("Only the patient's owner or an admin can re-run the analysis.")
-    prediction = prediction_request(image=image, requested_by=requested_by, model_version=model_version)
-    if prediction is None:
+    model_version = model_version or ModelVersion.objects.active()
+    if model_version is None:
+        raise NoActiveModel()
+    with transaction.atomic():
+        type(image).objects.select_for_update().filter(pk=image.pk).first()
+        pending = (
+            Prediction.objects.filter(
+                image=image,
+                model_version=model_version,
+                status__in=[PredictionStatus.QUEUED, PredictionStatus.RUNNING],
+            )
+            .select_related("model_version")
+            .defer(*_MODEL_VERSION_DOCUMENTS)
+            .first()
+        )
+        if pending is not None:
+            raise RerunPending(pending)
+        _count_rerun(requested_by)
+        prediction = prediction_request(image=image, requested_by=requested_by, model_version=model_version)
+    if prediction is None:  # pragma: no cover - the version was checked above
         raise NoActiveModel()
     return prediction
 

@@ -60,10 +60,16 @@ def image_predict(request: HttpRequest, image_pk: int) -> HttpResponse:
     image = case_selectors.image_get(user=request.user, pk=image_pk)
     try:
         services.prediction_rerun(image=image, requested_by=request.user)
-    except services.NoActiveModel as error:
+    except (services.NoActiveModel, services.RerunPending) as error:
         return refused(
             request, message=str(error), status=409, back_url=image.get_absolute_url(), back_label="Back to the image"
         )
+    except services.RerunThrottled as error:
+        response = refused(
+            request, message=str(error), status=429, back_url=image.get_absolute_url(), back_label="Back to the image"
+        )
+        response["Retry-After"] = str(error.wait)
+        return response
     messages.success(request, "A new analysis with the active model was queued.")
     return redirect(image)
 

@@ -344,6 +344,11 @@ SKINPORTAL_SITE_URL = env("SKINPORTAL_SITE_URL", default="http://127.0.0.1:8000"
 # keep it above CELERY_VISIBILITY_TIMEOUT, after which Redis itself re-delivers).
 SKINPORTAL_RESEND_QUEUED_AFTER = env.int("SKINPORTAL_RESEND_QUEUED_AFTER", default=300)
 SKINPORTAL_RESEND_RUNNING_AFTER = env.int("SKINPORTAL_RESEND_RUNNING_AFTER", default=600)
+# Re-runs (button, API, admin action): at most this many per user in a window of this many seconds
+# (counted in the shared cache), and never a second one of an image by a model version while one
+# is queued or running.
+SKINPORTAL_RERUNS_PER_WINDOW = env.int("SKINPORTAL_RERUNS_PER_WINDOW", default=10)
+SKINPORTAL_RERUN_WINDOW_SECONDS = env.int("SKINPORTAL_RERUN_WINDOW_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     "resend-stalled-predictions": {"task": "inference.tasks.resend_stalled_predictions", "schedule": 60.0},
 }
