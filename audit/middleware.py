@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse
 
-from core.accessnotes import patients_shown, probe_reason
+from core.accessnotes import login_address_locked, patients_shown, probe_reason
 
 from . import selectors, services
-from .models import Action, ObjectType
+from .models import Action, Channel, ObjectType
 
 
 @dataclass(frozen=True)
@@ -250,3 +250,28 @@ class AccessLogMiddleware:
             status_code=response.status_code,
             detail=f"{token.token_key}… ({token.name})" if token else "",
         )
+
+
+class LoginAddressLimitMiddleware:
+    """A web or admin login refused by ``audit.backends.LoginAddressLimitBackend`` (too many
+    failed logins from the client's address) answers the site's "log in blocked" page with 429,
+    as django-axes does for one username (the API answers in its own error shape)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if login_address_locked(request) and selectors.request_channel(request=request) != Channel.API:
+            from django.conf import settings
+            from django.shortcuts import render
+
+            from .backends import address_lockout_message
+
+            return render(
+                request,
+                "registration/locked_out.html",
+                {"message": address_lockout_message()},
+                status=settings.AXES_HTTP_RESPONSE_CODE,
+            )
+        return response

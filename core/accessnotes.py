@@ -47,3 +47,17 @@ def note_listed(request, *, objects, patient_field: str) -> None:
     model = type(objects[0])
     ids = model._base_manager.filter(pk__in=[o.pk for o in objects]).values_list(patient_field, flat=True)
     note_patients_shown(request, ids)
+
+
+LOGIN_ADDRESS_LOCKED = "skinportal_login_address_locked"
+
+
+def note_login_address_locked(request) -> None:
+    """A login was refused because its client address has failed too many logins lately."""
+    setattr(request, LOGIN_ADDRESS_LOCKED, True)
+    if hasattr(request, "_request"):
+        setattr(request._request, LOGIN_ADDRESS_LOCKED, True)
+
+
+def login_address_locked(request) -> bool:
+    return bool(getattr(request, LOGIN_ADDRESS_LOCKED, False))

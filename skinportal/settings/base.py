@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "skinportal.middleware.OutOfRangeIdMiddleware",
     # Records every view of a patient record, image or heatmap (UI, API, files): audit.AccessLog.
     "audit.middleware.AccessLogMiddleware",
+    # A login refused for too many failed logins from the client's address: the 429 page.
+    "audit.middleware.LoginAddressLimitMiddleware",
     # Last, as django-axes asks: turns a locked-out login attempt into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -119,7 +121,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # django-axes first: it refuses a locked-out username+address before any password is checked
 # (web login, admin login, and the API's password-for-token exchange all call authenticate()).
+# Before it, the limit per client address across usernames (audit.backends: password spraying).
 AUTHENTICATION_BACKENDS = [
+    "audit.backends.LoginAddressLimitBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -374,6 +378,11 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # Username and address together: a lockout per address alone would let one attacker lock out a
 # whole clinic behind one NAT, a lockout per username alone would let anyone lock out any
 # clinician. The API's per-address throttle (API_THROTTLE_TOKEN) limits guessing across usernames.
+# Across usernames, failed logins per client address are limited too (audit.backends): after
+# SKINPORTAL_LOGIN_FAILURES_PER_ADDRESS in SKINPORTAL_LOGIN_ADDRESS_WINDOW_MINUTES, every login from
+# that address is refused (429) until older failures leave the window.
+SKINPORTAL_LOGIN_FAILURES_PER_ADDRESS = env.int("SKINPORTAL_LOGIN_FAILURES_PER_ADDRESS", default=10)
+SKINPORTAL_LOGIN_ADDRESS_WINDOW_MINUTES = env.int("SKINPORTAL_LOGIN_ADDRESS_WINDOW_MINUTES", default=15)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 _axes_cooloff_minutes = env.int("AXES_COOLOFF_MINUTES", default=15)
 AXES_COOLOFF_TIME = timedelta(minutes=_axes_cooloff_minutes) if _axes_cooloff_minutes > 0 else None
