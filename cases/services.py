@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core import permissions
+from core.limits import image_work_slot
 from inference.models import Prediction
 from inference.services import prediction_request
 
@@ -208,6 +209,31 @@ def _read_upload(upload: UploadedFile, *, name: str, max_bytes: int) -> bytes:
     return upload.read(max_bytes + 1)
 
 
+def _check_files(
+    files: Sequence[UploadedFile], *, checked: list[tuple[str, NormalisedImage]], rejections: list[ImageRejected]
+) -> None:
+    """Judge every file by its bytes (``normalise_upload``), one at a time."""
+    for upload in files:
+        name = _file_name(upload)
+        try:
+            data = _read_upload(upload, name=name, max_bytes=settings.SKINPORTAL_MAX_UPLOAD_BYTES)
+            checked.append(
+                (
+                    name,
+                    normalise_upload(
+                        data,
+                        filename=name,
+                        max_bytes=settings.SKINPORTAL_MAX_UPLOAD_BYTES,
+                        max_pixels=settings.SKINPORTAL_MAX_IMAGE_PIXELS,
+                        max_stored_pixels=settings.SKINPORTAL_MAX_STORED_PIXELS,
+                        max_decode_bytes=settings.SKINPORTAL_MAX_DECODE_BYTES,
+                    ),
+                )
+            )
+        except ImageRejected as rejection:
+            rejections.append(rejection)
+
+
 def image_upload(
     *,
     lesion: Lesion,
@@ -238,23 +264,8 @@ def image_upload(
 
     checked: list[tuple[str, NormalisedImage]] = []
     rejections: list[ImageRejected] = []
-    for upload in files:
-        name = _file_name(upload)
-        try:
-            data = _read_upload(upload, name=name, max_bytes=settings.SKINPORTAL_MAX_UPLOAD_BYTES)
-            checked.append(
-                (
-                    name,
-                    normalise_upload(
-                        data,
-                        filename=name,
-                        max_bytes=settings.SKINPORTAL_MAX_UPLOAD_BYTES,
-                        max_pixels=settings.SKINPORTAL_MAX_IMAGE_PIXELS,
-                    ),
-                )
-            )
-        except ImageRejected as rejection:
-            rejections.append(rejection)
+    with image_work_slot():  # ImageWorkBusy (503) when the process is busy decoding others
+        _check_files(files, checked=checked, rejections=rejections)
     if rejections:
         raise UploadRejected(rejections)
 

@@ -14,6 +14,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.serializers import as_serializer_error
 
 from .accessnotes import note_listed, note_probe
+from .limits import ImageWorkBusy
 
 
 class IdLookupMixin:
@@ -49,6 +50,13 @@ class Pagination(PageNumberPagination):
     max_page_size = 100
 
 
+class ServiceBusy(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The server is busy; try again in a few seconds."
+    default_code = "service_busy"
+    wait = ImageWorkBusy.retry_after  # sent as Retry-After
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is larger than the limit."
@@ -70,6 +78,11 @@ class ExceptionHandler(StandardizedExceptionHandler):
     into 413 or 400 instead of a 500; those and unparsable JSON are marked as probes for the
     access log."""
 
+    def report_exception(self, exc, response) -> None:
+        if isinstance(exc, ServiceBusy):
+            return  # a busy process is not a server error to report
+        super().report_exception(exc, response)
+
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         request = self.context.get("request")
         for refusal, api_exception, message in _REQUEST_REFUSALS:
@@ -83,6 +96,8 @@ class ExceptionHandler(StandardizedExceptionHandler):
             return exceptions.ParseError("The request is malformed.")
         if isinstance(exc, exceptions.ParseError) and request is not None:
             note_probe(request, str(exc.detail))
+        if isinstance(exc, ImageWorkBusy):
+            return ServiceBusy(str(exc))
         if isinstance(exc, DjangoValidationError):
             return exceptions.ValidationError(detail=as_serializer_error(exc))
         if isinstance(exc, DjangoPermissionDenied) and str(exc):

@@ -70,12 +70,16 @@ class PredictionViewSet(PatientsShownMixin, mixins.ListModelMixin, mixins.Retrie
             OpenApiParameter("opacity", float, description="0 to 1; 1 shows the map alone."),
         ],
         responses={
-            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="A JPEG the size of the image."),
+            (200, "image/jpeg"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="A JPEG the size of the image (a rendered one at most SKINPORTAL_MAX_HEATMAP_PIXELS).",
+            ),
             302: OpenApiResponse(description="With S3 storage: a redirect to a signed URL of the stored overlay."),
             409: error_response(
                 "The prediction has not succeeded (yet), its result is withheld (the image could not be "
                 "judged), or its image cannot be read."
             ),
+            429: error_response("Too many heatmaps rendered by this user in the last minute."),
         },
         tags=["predictions"],
     )
@@ -95,6 +99,8 @@ class PredictionViewSet(PatientsShownMixin, mixins.ListModelMixin, mixins.Retrie
             raise exceptions.ValidationError({"class": error.messages}) from None
         except (services.HeatmapUnavailable, services.UnreadableImage) as error:
             raise Conflict(str(error)) from None
+        except services.HeatmapThrottled as error:
+            raise exceptions.Throttled(wait=error.wait, detail=str(error)) from None
         if isinstance(heatmap, bytes):
             return HttpResponse(heatmap, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
         return serve_private_file(heatmap)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -26,6 +26,7 @@ from PIL import Image
 
 from accounts.models import User
 from core import permissions
+from core.limits import image_work_slot
 from core.tasks import send_task_on_commit
 from notifications.models import NotificationKind
 from notifications.services import notification_send
@@ -39,9 +40,10 @@ from skinml.card import (
     validated_card,
 )
 from skinml.classes import CLASSES, MALIGNANT_CLASSES
+from skinml.decoding import decode_within
 from skinml.engine import ModelFileError, normalised_cam, sha256_of_file, softmax
 from skinml.ood import OODStatistics
-from skinml.preprocessing import load_rgb, preprocess
+from skinml.preprocessing import preprocess
 
 from .models import ModelVersion, Prediction, PredictionStatus, QualityStatus, RiskLevel
 from .runtime import get_engine, get_quality_statistics, models_dir
@@ -378,13 +380,14 @@ class UnreadableImage(Exception):
     pass
 
 
-def _read_image(image: LesionImage) -> Image.Image:
-    """Read the stored file (storage errors propagate: they are transient) and decode it (a
-    decoding error is permanent)."""
+def _read_image(image: LesionImage, *, max_pixels: int | None = None) -> Image.Image:
+    """Read the stored file (storage errors propagate: they are transient) and decode it to RGB
+    with at most ``max_pixels`` (default SKINPORTAL_MAX_STORED_PIXELS: a JPEG stored before that
+    limit existed is decoded reduced, not whole) (a decoding error is permanent)."""
     with image.file.open("rb") as handle:
         data = handle.read()
     try:
-        return load_rgb(data)
+        return decode_within(data, max_pixels=max_pixels or settings.SKINPORTAL_MAX_STORED_PIXELS)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise UnreadableImage(f"The stored image could not be decoded ({error}).") from error
 
@@ -597,9 +600,59 @@ class ResultWithheld(HeatmapUnavailable):
         super().__init__(message)
 
 
-def heatmap_render(*, prediction: Prediction, class_label: str | None = None, opacity: float | None = None) -> bytes:
+class HeatmapThrottled(Exception):
+    """The user rendered too many heatmaps in the last minute (429)."""
+
+    def __init__(self, *, wait: int) -> None:
+        self.wait = wait
+        super().__init__(
+            f"Too many heatmaps rendered: at most {settings.SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE} a minute. "
+            f"Try again in {wait} s."
+        )
+
+
+def _count_heatmap_render(user: User | None) -> None:
+    """Count one render of ``user`` in the current minute (the shared cache); HeatmapThrottled
+    past SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE."""
+    if user is None:
+        return
+    now = int(time.time())
+    key = f"skinportal:heatmap-renders:{user.pk}:{now // 60}"
+    cache.add(key, 0, timeout=65)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=65)
+        count = 1
+    if count > settings.SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE:
+        raise HeatmapThrottled(wait=60 - now % 60)
+
+
+def _heatmap_cache_key(prediction: Prediction, class_label: str, opacity: float) -> str:
+    finished = prediction.finished_at.timestamp() if prediction.finished_at else 0
+    return (
+        f"heatmap:{prediction.pk}:{finished:.6f}:{class_label}:{opacity:.4f}:{settings.SKINPORTAL_MAX_HEATMAP_PIXELS}"
+    )
+
+
+#: Rendered heatmaps larger than this are not cached (they would crowd the cache out).
+HEATMAP_CACHE_MAX_BYTES = 8 * 1024 * 1024
+
+
+def heatmap_render(
+    *,
+    prediction: Prediction,
+    class_label: str | None = None,
+    opacity: float | None = None,
+    user: User | None = None,
+) -> bytes:
     """The Grad-CAM overlay of a succeeded prediction for any class and opacity, from its stored
-    raw maps (no model run). Opacity 1 gives the coloured map alone."""
+    raw maps (no model run). Opacity 1 gives the coloured map alone.
+
+    Memory and time are bounded: the overlay is at most SKINPORTAL_MAX_HEATMAP_PIXELS large (a
+    large stored JPEG is decoded at reduced scale), rendered ones are cached (``caches["heatmaps"]``),
+    a render (not a cache hit) counts against ``user``'s SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE
+    (HeatmapThrottled) and waits for one of the process's image work slots (ImageWorkBusy)."""
     if prediction.status != PredictionStatus.SUCCEEDED:
         raise HeatmapUnavailable(
             f"This prediction has no heatmap: it has not succeeded (status: {prediction.get_status_display()})."
@@ -611,11 +664,22 @@ def heatmap_render(*, prediction: Prediction, class_label: str | None = None, op
     opacity = heatmaps.DEFAULT_OPACITY if opacity is None else opacity
     if not 0.0 <= opacity <= 1.0:
         raise ValidationError("Opacity must be between 0 and 1.")
-    with prediction.raw_map.open("rb") as handle:
-        class_maps = np.load(io.BytesIO(handle.read()), allow_pickle=False)
-    rgb = np.asarray(_read_image(prediction.image))
-    cam = normalised_cam(class_maps, labels.index(class_label))
-    return heatmaps.encode_jpeg(heatmaps.overlay(rgb, cam, opacity=opacity))
+    key = _heatmap_cache_key(prediction, class_label, opacity)
+    cached = caches["heatmaps"].get(key)
+    if cached is not None:
+        return cached
+    _count_heatmap_render(user)
+    with image_work_slot():
+        with prediction.raw_map.open("rb") as handle:
+            class_maps = np.load(io.BytesIO(handle.read()), allow_pickle=False)
+        picture = _read_image(prediction.image, max_pixels=settings.SKINPORTAL_MAX_HEATMAP_PIXELS)
+        rgb = np.asarray(picture)
+        picture.close()
+        cam = normalised_cam(class_maps, labels.index(class_label))
+        rendered = heatmaps.encode_jpeg(heatmaps.overlay(rgb, cam, opacity=opacity))
+    if len(rendered) <= HEATMAP_CACHE_MAX_BYTES:
+        caches["heatmaps"].set(key, rendered)
+    return rendered
 
 
 def prediction_heatmap(
@@ -631,4 +695,4 @@ def prediction_heatmap(
     is_stored = (class_label or prediction.heatmap_class) == prediction.heatmap_class and opacity is None
     if prediction.status == PredictionStatus.SUCCEEDED and is_stored:
         return prediction.heatmap
-    return heatmap_render(prediction=prediction, class_label=class_label, opacity=opacity)
+    return heatmap_render(prediction=prediction, class_label=class_label, opacity=opacity, user=user)

@@ -92,6 +92,8 @@ def prediction_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponseBadRequest(" ".join(error.messages))
     except (services.HeatmapUnavailable, services.UnreadableImage) as error:
         return HttpResponse(str(error), status=409, content_type="text/plain")
+    except services.HeatmapThrottled as error:
+        return HttpResponse(str(error), status=429, content_type="text/plain", headers={"Retry-After": str(error.wait)})
     if isinstance(heatmap, bytes):
         return HttpResponse(heatmap, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
     return serve_private_file(heatmap)

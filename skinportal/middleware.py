@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.cache import add_never_cache_headers
 from rest_framework.views import APIView
 
 from core.accessnotes import note_probe
+from core.limits import ImageWorkBusy
 
 
 class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
@@ -115,3 +116,25 @@ class NoStoreMiddleware:
         if not response.has_header("Cache-Control"):
             add_never_cache_headers(response)
         return response
+
+
+class ImageWorkBusyMiddleware:
+    """A web page whose image work found every slot of the process taken
+    (``core.limits.ImageWorkBusy``) answers 503 with Retry-After (the API answers in its own
+    error shape)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, ImageWorkBusy):
+            return HttpResponse(
+                str(exception),
+                status=503,
+                content_type="text/plain",
+                headers={"Retry-After": str(exception.retry_after)},
+            )
+        return None

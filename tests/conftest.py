@@ -39,11 +39,13 @@ def _same_fake_data_every_run():
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """The API's throttles count in the cache: every test starts from zero."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in ("default", "heatmaps"):
+        caches[alias].clear()
     yield
-    cache.clear()
+    for alias in ("default", "heatmaps"):
+        caches[alias].clear()
 
 
 @pytest.fixture

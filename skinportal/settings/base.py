@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # An id past 64 bits in a URL is a 404 before any view or query sees it.
     "skinportal.middleware.OutOfRangeIdMiddleware",
+    # Image work refused because the process is busy decoding others: 503 with Retry-After.
+    "skinportal.middleware.ImageWorkBusyMiddleware",
     # Records every view of a patient record, image or heatmap (UI, API, files): audit.AccessLog.
     "audit.middleware.AccessLogMiddleware",
     # A login refused for too many failed logins from the client's address: the 429 page.
@@ -175,6 +177,20 @@ STORAGES = {
 # Uploads (cases.imaging): per-file byte limit and decoded pixel limit (decompression bombs).
 SKINPORTAL_MAX_UPLOAD_BYTES = env.int("SKINPORTAL_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
 SKINPORTAL_MAX_IMAGE_PIXELS = env.int("SKINPORTAL_MAX_IMAGE_PIXELS", default=50_000_000)
+# Memory per upload and heatmap request (skinml.decoding): a stored image has at most
+# SKINPORTAL_MAX_STORED_PIXELS (larger ones are reduced; a JPEG while it is decoded); a PNG or HEIC,
+# which decode at full size, may take at most SKINPORTAL_MAX_DECODE_BYTES to decode; a heatmap is
+# rendered at most SKINPORTAL_MAX_HEATMAP_PIXELS large. At most SKINPORTAL_IMAGE_WORK_SLOTS uploads
+# or heatmap renders decode at once in a process (others wait up to SKINPORTAL_IMAGE_WORK_WAIT
+# seconds, then get 503). bench/memory.py measures the result.
+SKINPORTAL_MAX_STORED_PIXELS = env.int("SKINPORTAL_MAX_STORED_PIXELS", default=12_000_000)
+SKINPORTAL_MAX_DECODE_BYTES = env.int("SKINPORTAL_MAX_DECODE_BYTES", default=200 * 1024 * 1024)
+SKINPORTAL_MAX_HEATMAP_PIXELS = env.int("SKINPORTAL_MAX_HEATMAP_PIXELS", default=12_000_000)
+SKINPORTAL_IMAGE_WORK_SLOTS = env.int("SKINPORTAL_IMAGE_WORK_SLOTS", default=2)
+SKINPORTAL_IMAGE_WORK_WAIT = env.float("SKINPORTAL_IMAGE_WORK_WAIT", default=20.0)
+# Rendered heatmaps (another class or opacity than the stored overlay) are cached, and each user
+# may render at most SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE (cache hits and the stored overlay are free).
+SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE = env.int("SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE", default=30)
 SKINPORTAL_MAX_FILES_PER_UPLOAD = env.int("SKINPORTAL_MAX_FILES_PER_UPLOAD", default=20)
 # Django refuses a request with more files than this with a bare 400; above our own limit so
 # that the upload form can say "at most N files". Cap the request body at the proxy as well
@@ -217,7 +233,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 
 # Caches: DRF's throttles count requests here, so every web process must share it in production
 # (e.g. CACHE_URL=redis://127.0.0.1:6379/1); the default is per process.
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="locmemcache://"),
+    # Rendered heatmap JPEGs (inference.services.heatmap_render); a few per process by default, or
+    # shared (HEATMAP_CACHE_URL=redis://...) so every web process serves the others' renders.
+    "heatmaps": env.cache_url("HEATMAP_CACHE_URL", default="locmemcache://heatmaps"),
+}
+if CACHES["heatmaps"]["BACKEND"].endswith("LocMemCache"):
+    CACHES["heatmaps"].setdefault("OPTIONS", {})["MAX_ENTRIES"] = 24
+CACHES["heatmaps"]["TIMEOUT"] = 3600
 
 # REST API (/api/v1/): tokens (hashed, django-rest-knox) or the browser session; one error shape
 # (drf-standardized-errors); OpenAPI schema by drf-spectacular.
