@@ -262,13 +262,15 @@ def predictions_stalled(*, queued_for: datetime.timedelta, running_for: datetime
     )
 
 
-def predictions_resend(*, queued_for: datetime.timedelta, running_for: datetime.timedelta) -> tuple[int, int]:
+def predictions_resend(
+    *, queued_for: datetime.timedelta, running_for: datetime.timedelta, limit: int | None = None
+) -> tuple[int, int]:
     """Send the tasks of stalled predictions again; (sent, found). Safe with a task still in the
     broker: the tasks are idempotent (a finished prediction is left alone, and a prediction
     interrupted MAX_ATTEMPTS times is failed). Stops at the first send that fails (broker down)."""
     from .tasks import run_prediction
 
-    stalled = predictions_stalled(queued_for=queued_for, running_for=running_for)
+    stalled = predictions_stalled(queued_for=queued_for, running_for=running_for)[:limit]
     sent = 0
     for prediction_id in stalled:
         try:

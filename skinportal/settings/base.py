@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "skinportal.middleware.ImageWorkBusyMiddleware",
     # Records every view of a patient record, image or heatmap (UI, API, files): audit.AccessLog.
     "audit.middleware.AccessLogMiddleware",
+    # The embedded default (tasks in-process, no beat): starts the stalled-prediction sweep thread.
+    "inference.sweep.InProcessSweepMiddleware",
     # A login refused for too many failed logins from the client's address: the 429 page.
     "audit.middleware.LoginAddressLimitMiddleware",
     # Last, as django-axes asks: turns a locked-out login attempt into the lockout response.
@@ -109,6 +111,18 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default under concurrency (threaded runserver, in-process tasks): a write
+    # transaction takes SQLite's write lock when it begins (IMMEDIATE), so two cannot deadlock by
+    # upgrading read locks, and waits up to 20 s for it (timeout, busy_timeout) instead of failing
+    # with "database is locked"; WAL lets reads go on while one writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=20000; PRAGMA synchronous=NORMAL",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -377,6 +391,11 @@ SKINPORTAL_RESEND_RUNNING_AFTER = env.int("SKINPORTAL_RESEND_RUNNING_AFTER", def
 # is queued or running.
 SKINPORTAL_RERUNS_PER_WINDOW = env.int("SKINPORTAL_RERUNS_PER_WINDOW", default=10)
 SKINPORTAL_RERUN_WINDOW_SECONDS = env.int("SKINPORTAL_RERUN_WINDOW_SECONDS", default=60)
+# The embedded default has no beat process: with tasks in-process (CELERY_TASK_ALWAYS_EAGER), a
+# thread of the web process sweeps every SKINPORTAL_IN_PROCESS_SWEEP_SECONDS instead (0: never),
+# at most SKINPORTAL_SWEEP_BATCH predictions a time (inference.sweep).
+SKINPORTAL_IN_PROCESS_SWEEP_SECONDS = env.int("SKINPORTAL_IN_PROCESS_SWEEP_SECONDS", default=60)
+SKINPORTAL_SWEEP_BATCH = env.int("SKINPORTAL_SWEEP_BATCH", default=10)
 CELERY_BEAT_SCHEDULE = {
     "resend-stalled-predictions": {"task": "inference.tasks.resend_stalled_predictions", "schedule": 60.0},
 }
