@@ -337,7 +337,7 @@ def main() -> int:
                 f"{kind + ': ' + name:45} {size:>9} {result['status']:>6} {result['peak_rss_added_mb']:>12.1f} MB "
                 f"{result['tracemalloc_peak_mb']:>9.1f} MB {result['seconds']:>6.2f}s"
                 + (
-                    f"  (repeat: {result['cached_repeat_seconds']} s, cached)"
+                    f"  (same request again: {result['cached_repeat_seconds']} s)"
                     if "cached_repeat_seconds" in result
                     else ""
                 )

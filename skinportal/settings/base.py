@@ -233,6 +233,11 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="skinportal")
+# A queue per host class (docs/deployment.md): analyses go to SKINPORTAL_INFERENCE_QUEUE (the
+# default queue unless set), so that inference hosts can run `celery worker -Q <that queue>` and
+# other hosts the default queue's housekeeping (the stalled-prediction sweep).
+SKINPORTAL_INFERENCE_QUEUE = env("SKINPORTAL_INFERENCE_QUEUE", default=CELERY_TASK_DEFAULT_QUEUE)
+CELERY_TASK_ROUTES = {"inference.tasks.run_prediction": {"queue": SKINPORTAL_INFERENCE_QUEUE}}
 # Redis: a task taken by a worker that died unacknowledged goes back to the queue after
 # visibility_timeout seconds (keep it above the task's hard time limit, 90 s); workers look for
 # such tasks every unacked_restore_interval seconds.
