@@ -158,3 +158,13 @@ def test_an_ordinary_validation_error_is_not_a_denied_attempt(clinician, api_cli
     response = api_client_for(clinician).post("/api/v1/lesions/", {"patient": record.patient.pk}, format="json")
     assert response.status_code == 400
     assert log_rows() == []
+
+
+def test_the_admins_patient_link_shows_the_lists_that_returned_the_patient(
+    clinician, api_client_for, admin_client_, two_patients
+):
+    api_client_for(clinician).get("/api/v1/patients/")
+    [listed] = log_rows()
+    response = admin_client_.get(reverse("admin:audit_accesslog_changelist"), {"patient_id": two_patients[1].pk})
+    assert response.status_code == 200
+    assert listed.pk in {row.pk for row in response.context["cl"].result_list}
