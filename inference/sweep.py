@@ -23,14 +23,11 @@ _started = threading.Event()
 
 def sweep_once() -> tuple[int, int]:
     """Send (in-process: run) at most SKINPORTAL_SWEEP_BATCH stalled predictions; (sent, found)."""
-    try:
-        return services.predictions_resend(
-            queued_for=datetime.timedelta(seconds=settings.SKINPORTAL_RESEND_QUEUED_AFTER),
-            running_for=datetime.timedelta(seconds=settings.SKINPORTAL_RESEND_RUNNING_AFTER),
-            limit=settings.SKINPORTAL_SWEEP_BATCH,
-        )
-    finally:
-        close_old_connections()
+    return services.predictions_resend(
+        queued_for=datetime.timedelta(seconds=settings.SKINPORTAL_RESEND_QUEUED_AFTER),
+        running_for=datetime.timedelta(seconds=settings.SKINPORTAL_RESEND_RUNNING_AFTER),
+        limit=settings.SKINPORTAL_SWEEP_BATCH,
+    )
 
 
 def _loop(interval: float, stop: threading.Event) -> None:
@@ -39,6 +36,8 @@ def _loop(interval: float, stop: threading.Event) -> None:
             sweep_once()
         except Exception:  # the sweep must outlive a bad moment (database busy, a bug): log, go on
             logger.exception("The in-process sweep of stalled predictions failed; it runs again in %s s", interval)
+        finally:
+            close_old_connections()  # the thread's own connection, as a request's end would
 
 
 def start_in_process_sweep(*, stop: threading.Event | None = None) -> threading.Thread | None:
