@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from core.accessnotes import login_address_locked
 from core.api import error_response
 
 from . import selectors, services
@@ -61,6 +62,11 @@ class TokenView(APIView):
         data = serializer.validated_data
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
+            if login_address_locked(request):  # too many failed logins from this address (any username)
+                raise exceptions.Throttled(
+                    wait=settings.SKINPORTAL_LOGIN_ADDRESS_WINDOW_MINUTES * 60,
+                    detail="Too many failed logins from your network; try again later.",
+                )
             # django-axes flags this (DRF) request when the username+address is locked out; its
             # middleware sees only the Django request, so the API answers in its own error shape.
             if getattr(request, "axes_locked_out", False):

@@ -37,3 +37,10 @@ def api_token_revoke(*, token: ApiToken, actor: User) -> None:
     if not permissions.can_revoke_api_token(user=actor, token=token):
         raise PermissionDenied("Only the token's owner or an admin can revoke it.")
     token.delete()
+
+
+def api_tokens_revoke_all(*, user: User) -> int:
+    """Revoke every API token of ``user`` (a changed password ends them: whoever knew the old
+    one may have made some); how many there were."""
+    deleted, _ = ApiToken.objects.filter(user=user).delete()
+    return deleted

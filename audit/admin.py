@@ -18,6 +18,26 @@ from .models import AccessLog
 from .views import csv_response
 
 
+class AboutPatientFilter(admin.SimpleListFilter):
+    """``?patient_id=N`` (the patient column's link): everything about one patient, lists and
+    searches that returned them included (``AccessLogQuerySet.about_patient``)."""
+
+    title = "patient"
+    parameter_name = "patient_id"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        return [(value, f"patient {value}")] if value and value.isdigit() else []
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if not value.isdigit():
+            raise IncorrectLookupParameters(f"Not a patient id: {value!r}")
+        return queryset.about_patient(int(value))
+
+
 @admin.register(AccessLog)
 class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -30,7 +50,13 @@ class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "ip",
         "status_code",
     )
-    list_filter = ("action", "channel", "object_type", ("user", admin.RelatedOnlyFieldListFilter))
+    list_filter = (
+        "action",
+        "channel",
+        "object_type",
+        ("user", admin.RelatedOnlyFieldListFilter),
+        AboutPatientFilter,
+    )
     search_fields = ("username", "path", "ip", "object_id__exact")
     date_hierarchy = "created_at"
     list_select_related = ("user",)

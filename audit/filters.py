@@ -56,10 +56,15 @@ class AccessLogFilter(django_filters.FilterSet):
     action = django_filters.ChoiceFilter(choices=Action.choices)
     object_type = django_filters.ChoiceFilter(choices=ObjectType.choices)
     object_id = django_filters.NumberFilter()
-    patient = django_filters.NumberFilter(field_name="patient_id", help_text="Everything about one patient.")
+    patient = django_filters.NumberFilter(
+        method="about_patient", help_text="Everything about one patient (their records, and lists that returned them)."
+    )
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     created_after = DateOrDateTimeFilter(field_name="created_at", bound="after")
     created_before = DateOrDateTimeFilter(field_name="created_at", bound="before")
+
+    def about_patient(self, queryset, name, value):
+        return queryset if value is None else queryset.about_patient(int(value))
 
     class Meta:
         model = AccessLog

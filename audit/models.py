@@ -41,8 +41,17 @@ class AccessLogImmutableError(Exception):
     """An access log row was about to be changed or deleted."""
 
 
+def patient_ids_text(ids) -> str:
+    """The stored form of a list's patients: sorted, unique, comma-fenced (',3,17,42,'), so that
+    one patient is found with a plain ``contains`` on any database."""
+    unique = sorted({int(i) for i in ids if i is not None})
+    return f",{','.join(map(str, unique))}," if unique else ""
+
+
 class AccessLogQuerySet(models.QuerySet["AccessLog"]):
-    pass
+    def about_patient(self, patient_id: int) -> AccessLogQuerySet:
+        """Rows about one patient: of one of their records, or of a list that returned them."""
+        return self.filter(Q(patient_id=patient_id) | Q(patient_ids__contains=f",{int(patient_id)},"))
 
 
 class AccessLog(models.Model):
@@ -57,6 +66,13 @@ class AccessLog(models.Model):
     object_id = models.PositiveBigIntegerField(null=True, blank=True)
     patient_id = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="The patient the object belongs to, when there is one."
+    )
+    # Nullable without a default, so that adding it is an ALTER TABLE on SQLite (a rebuilt table
+    # would lose the insert-only triggers of migration 0002).
+    patient_ids = models.TextField(  # noqa: DJ001 - see above: NULL is "not a list", "" a list of none
+        null=True,
+        blank=True,
+        help_text="For a list or search: the ids of every patient it returned, as ',3,17,42,' (empty: none).",
     )
     channel = models.CharField(
         max_length=8, choices=Channel.choices, blank=True, help_text="Blank when no request was involved."
@@ -106,3 +122,7 @@ class AccessLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AccessLogImmutableError("Access log rows cannot be deleted.")
+
+    @property
+    def patient_id_list(self) -> list[int]:
+        return [int(i) for i in (self.patient_ids or "").strip(",").split(",") if i]

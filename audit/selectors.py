@@ -14,7 +14,7 @@ from accounts.models import ApiToken
 from cases.models import Lesion, LesionImage
 from inference.models import Prediction
 
-from .models import AccessLog, AccessLogQuerySet, Channel, ObjectType
+from .models import AccessLog, AccessLogQuerySet, Action, Channel, ObjectType
 
 # The CSV export's columns, in order (documented in the README).
 CSV_COLUMNS = [
@@ -26,6 +26,7 @@ CSV_COLUMNS = [
     "object_type",
     "object_id",
     "patient_id",
+    "patient_ids",
     "channel",
     "method",
     "path",
@@ -107,3 +108,8 @@ def access_log_csv_rows(*, queryset: AccessLogQuerySet) -> Iterator[list[str]]:
     yield CSV_COLUMNS
     for values in queryset.values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
         yield [_csv_cell(value) for value in values]
+
+
+def failed_logins_from(*, ip: str, since) -> int:
+    """How many logins failed from one client address since ``since``, whatever the username."""
+    return AccessLog.objects.filter(action=Action.LOGIN_FAILED, ip=ip, created_at__gte=since).count()

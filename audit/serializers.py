@@ -16,6 +16,7 @@ ACCESS_LOG_EXAMPLE = {
     "object_type": "prediction",
     "object_id": 88,
     "patient": 12,
+    "patients": [],
     "channel": "api",
     "method": "GET",
     "path": "/api/v1/predictions/88/heatmap/?class=MEL&opacity=0.6",
@@ -55,6 +56,12 @@ class AccessLogSerializer(serializers.ModelSerializer):
     patient = serializers.IntegerField(
         source="patient_id", read_only=True, allow_null=True, help_text="The patient the object belongs to."
     )
+    patients = serializers.ListField(
+        source="patient_id_list",
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="For a list or search: every patient it returned.",
+    )
 
     class Meta:
         model = AccessLog
@@ -67,6 +74,7 @@ class AccessLogSerializer(serializers.ModelSerializer):
             "object_type",
             "object_id",
             "patient",
+            "patients",
             "channel",
             "method",
             "path",

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from accounts.models import User
 
 from . import selectors
-from .models import AccessLog, AccessLogQuerySet, Action, ObjectType
+from .models import AccessLog, AccessLogQuerySet, Action, ObjectType, patient_ids_text
 
 
 def _truncate(value: str, field: str) -> str:
@@ -27,6 +27,7 @@ def access_log_record(
     object_type: str = "",
     object_id: int | None = None,
     patient_id: int | None = None,
+    patient_ids: list[int] | None = None,
     status_code: int | None = None,
     detail: str = "",
 ) -> AccessLog:
@@ -41,6 +42,7 @@ def access_log_record(
         object_type=object_type,
         object_id=object_id,
         patient_id=patient_id,
+        patient_ids=patient_ids_text(patient_ids) if patient_ids is not None else None,
         status_code=status_code,
         detail=_truncate(detail, "detail"),
     )

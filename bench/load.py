@@ -1,6 +1,7 @@
 """Load benchmark: a live stack driven by concurrent API clients. Prints measured figures.
 
     .venv/bin/python bench/load.py [--clients 16] [--images 200] [--web-workers 3] [--concurrency 2]
+                                   [--workers 1] [--storage local|s3]
 
 Starts the production profile on this machine: gunicorn (``skinportal.wsgi``), a Celery worker,
 PostgreSQL ($BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/skinportal_load,
@@ -10,6 +11,12 @@ uploads M real ISIC images (../shared/data/isic/images; generated lesion-like im
 it) one after another over HTTP. Reported: uploads/s, upload latency and upload → result
 latency (p50, p95, p99), errors by status, and then the check that every stored image has
 exactly one prediction and that it succeeded (nothing lost, nothing duplicated).
+
+Scale-out (``--storage s3 --workers 2``): the files go to a bucket on an S3-compatible server
+(moto's server mode, started here on a free port), and N Celery worker processes each get a
+models folder of their own: web and workers share nothing but the broker, the database and the
+bucket, as on separate hosts. Then every stored image and its heatmap is fetched through the API,
+which must answer with a signed URL of the bucket (302) that serves the file.
 """
 
 from __future__ import annotations
@@ -40,7 +47,9 @@ from bench.inference import (  # noqa: E402
 RESULT_TIMEOUT_SECONDS = 900
 
 
-def stack_environment(*, database_url: str, redis_url: str, media_root: str, models_dir: Path) -> dict[str, str]:
+def stack_environment(
+    *, database_url: str, redis_url: str, media_root: str, models_dir: Path, storage: dict[str, str] | None = None
+) -> dict[str, str]:
     return {
         "DJANGO_SETTINGS_MODULE": "skinportal.settings.production",
         "DJANGO_SECRET_KEY": "load-benchmark-only-" + "x" * 40,
@@ -56,7 +65,82 @@ def stack_environment(*, database_url: str, redis_url: str, media_root: str, mod
         "SKINPORTAL_MODELS_DIR": str(models_dir),
         "SKINPORTAL_EMAIL_NOTIFICATIONS": "false",
         "DJANGO_LOG_LEVEL": "WARNING",
+        **(storage or {}),
     }
+
+
+def start_s3_server(work: Path) -> tuple[subprocess.Popen, dict[str, str]]:
+    """moto's S3 server on a free port, a bucket on it, and the environment that points at it."""
+    import socket
+
+    import boto3
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = start(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], environment={}, log=work / "s3.log"
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    environment = {
+        "SKINPORTAL_STORAGE": "s3",
+        "AWS_STORAGE_BUCKET_NAME": "skinportal-load",
+        "AWS_S3_ENDPOINT_URL": endpoint,
+        "AWS_S3_REGION_NAME": "eu-central-1",
+        "AWS_ACCESS_KEY_ID": "load-benchmark",
+        "AWS_SECRET_ACCESS_KEY": "load-benchmark-secret",
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="eu-central-1",
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.create_bucket(
+                Bucket="skinportal-load", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+            )
+            return server, environment
+        except Exception:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise
+            time.sleep(0.3)
+
+
+def own_models_dir(source: Path, target: Path) -> Path:
+    """A copy of the models folder for one worker (a worker on another host has its own)."""
+    import shutil
+
+    shutil.copytree(source, target)
+    return target
+
+
+def check_signed_urls(
+    base_url: str, accounts_images: list[tuple[str, int, int | None]], endpoint: str
+) -> tuple[int, int]:
+    """Fetch each (token, image, prediction)'s file and heatmap through the API: each must be a 302
+    to a signed URL of the bucket that serves a JPEG. (served, checked). A prediction whose result
+    the quality gate withheld has no heatmap for its owner (409 by design): pass None for it."""
+    import requests
+
+    served = checked = 0
+    for token, image_id, prediction_id in accounts_images:
+        urls = [f"{base_url}/api/v1/images/{image_id}/file/"]
+        if prediction_id is not None:
+            urls.append(f"{base_url}/api/v1/predictions/{prediction_id}/heatmap/")
+        for url in urls:
+            checked += 1
+            response = requests.get(url, headers={"Authorization": f"Token {token}"}, allow_redirects=False, timeout=30)
+            location = response.headers.get("Location", "")
+            if response.status_code != 302 or not location.startswith(endpoint) or "Signature" not in location:
+                continue
+            fetched = requests.get(location, timeout=30)
+            if fetched.status_code == 200 and fetched.content[:2] == b"\xff\xd8":
+                served += 1
+    return served, checked
 
 
 def prepare(environment: dict[str, str], *, model_path: Path, clients: int) -> list[tuple[str, int]]:
@@ -200,7 +284,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--images", type=int, default=200, help="uploads per client")
     parser.add_argument("--web-workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes (pool size of each worker)")
+    parser.add_argument("--workers", type=int, default=1, help="Celery workers, each with a models folder of its own")
+    parser.add_argument("--storage", choices=["local", "s3"], default="local", help="s3: a bucket on moto's S3 server")
     parser.add_argument(
         "--worker-nice",
         type=int,
@@ -209,16 +295,23 @@ def main() -> None:
     )
     parser.add_argument("--model", type=Path, default=next((ROOT / "models").glob("*.keras"), None))
     parser.add_argument("--port", type=int, default=8799)
+    parser.add_argument(
+        "--require-complete",
+        action="store_true",
+        help="exit 1 unless nothing was lost, no answer was 5xx and (S3) every file came through a signed URL (CI)",
+    )
     arguments = parser.parse_args()
 
     database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/skinportal_load")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
     work = Path(tempfile.mkdtemp(prefix="skinportal-load-"))
+    s3_server, storage = start_s3_server(work) if arguments.storage == "s3" else (None, {})
     environment = stack_environment(
         database_url=database_url,
         redis_url=redis_url,
         media_root=str(work / "media"),
         models_dir=arguments.model.parent,
+        storage=storage,
     )
     ensure_database(database_url)
     subprocess.run(["redis-cli", "-u", redis_url, "flushdb"], check=True, capture_output=True)
@@ -241,18 +334,34 @@ def main() -> None:
         environment=environment,
         log=work / "gunicorn.log",
     )
-    worker = start(
-        [
-            *(["nice", "-n", str(arguments.worker_nice)] if arguments.worker_nice else []),
-            *celery_worker_command(concurrency=arguments.concurrency),
-        ],
-        environment=environment,
-        log=work / "worker.log",
+    workers = []
+    for number in range(arguments.workers):
+        worker_environment = {
+            **environment,
+            # Its own models folder (and, with S3, no folder shared with anyone).
+            "SKINPORTAL_MODELS_DIR": str(own_models_dir(arguments.model.parent, work / f"worker-{number}-models")),
+            "SKINPORTAL_MEDIA_ROOT": str(work / "media" if arguments.storage == "local" else work / f"worker-{number}"),
+        }
+        workers.append(
+            start(
+                [
+                    *(["nice", "-n", str(arguments.worker_nice)] if arguments.worker_nice else []),
+                    *celery_worker_command(concurrency=arguments.concurrency),
+                    "--loglevel=INFO",  # one line per task: which worker did what
+                    "-n",
+                    f"load-{number}@%h",
+                ],
+                environment=worker_environment,
+                log=work / f"worker-{number}.log",
+            )
+        )
+    worker_priority = (
+        ", ".join(lower_priority(worker, arguments.worker_nice) for worker in workers) if arguments.worker_nice else ""
     )
-    worker_priority = lower_priority(worker, arguments.worker_nice) if arguments.worker_nice else ""
     try:
         wait_for_http(f"{base_url}/api/v1/me/", process=web, log=work / "gunicorn.log")
-        wait_for_worker(process=worker, log=work / "worker.log", timeout=120)
+        for number, worker in enumerate(workers):
+            wait_for_worker(process=worker, log=work / f"worker-{number}.log", timeout=120)
         lock = threading.Lock()
         records: list[dict] = []
         cpu_before = cpu_seconds_by_component()
@@ -280,11 +389,27 @@ def main() -> None:
             "image_id", "status", "finished_at"
         ):
             predictions.setdefault(image_id, []).append((status, finished))
+        signed, withheld = (0, 0), 0
+        if arguments.storage == "s3":
+            token_of = {lesion: token for token, lesion in accounts}
+            rows = Prediction.objects.filter(image_id__in=stored).values_list(
+                "image_id", "pk", "image__lesion_id", "quality_status"
+            )
+            withheld = sum(1 for *_, quality in rows if quality == "rejected")
+            signed = check_signed_urls(
+                base_url,
+                [
+                    (token_of[lesion], image_id, None if quality == "rejected" else prediction_id)
+                    for image_id, prediction_id, lesion, quality in rows
+                ],
+                storage["AWS_S3_ENDPOINT_URL"],
+            )
     finally:
-        for process in (web, worker):
+        processes = [web, *workers, *([s3_server] if s3_server else [])]
+        for process in processes:
             if process.poll() is None:
                 os.killpg(process.pid, 15)
-        for process in (web, worker):
+        for process in processes:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -317,9 +442,11 @@ def main() -> None:
 
     print(
         f"Load: {arguments.clients} clients x {arguments.images} uploads = {total}; gunicorn "
-        f"{arguments.web_workers} sync workers, Celery worker concurrency {arguments.concurrency}"
+        f"{arguments.web_workers} sync workers, {arguments.workers} Celery worker(s) of concurrency "
+        f"{arguments.concurrency} (models folder each)"
         f"{f' at {worker_priority}' if worker_priority else ''}, "
-        f"PostgreSQL, Redis; {os.cpu_count()} CPU cores; images: "
+        f"PostgreSQL, Redis, {'S3 (moto server) bucket' if arguments.storage == 's3' else 'local media folder'}; "
+        f"{os.cpu_count()} CPU cores; images: "
         f"{'real ISIC' if (ROOT.parent / 'shared').is_dir() else 'generated'}"
     )
     print(f"uploads/s: {len(upload_ms) / upload_seconds:.1f} ({len(upload_ms)} stored in {upload_seconds:.1f} s)")
@@ -332,10 +459,22 @@ def main() -> None:
         f"stored images with exactly one succeeded prediction: {exactly_one_succeeded} of {len(stored)}; "
         f"lost (stored, no succeeded prediction): {len(stored) - exactly_one_succeeded}"
     )
+    for number in range(arguments.workers):
+        tasks = (work / f"worker-{number}.log").read_text(errors="replace").count("succeeded in")
+        print(f"worker {number}: {tasks} task runs")
+    if arguments.storage == "s3":
+        print(
+            f"files served through signed bucket URLs: {signed[0]} of {signed[1]} (every image, and the heatmap "
+            f"of every result not withheld by the quality gate; {withheld} withheld: 409 by design)"
+        )
     print("CPU while the clients uploaded (ms of CPU per stored upload, all cores):")
     for name, seconds in cpu_during_uploads.items():
         print(f"  {name}: {(seconds - cpu_before.get(name, 0.0)) * 1000 / max(1, len(upload_ms)):.1f} ms")
     print(f"logs: {work}")
+    complete = server_errors == 0 and exactly_one_succeeded == len(stored) == total and signed[0] == signed[1]
+    if arguments.require_complete and not complete:
+        print("INCOMPLETE: something was lost, answered 5xx or not served through a signed URL")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,20 @@ from rest_framework.reverse import reverse
 from rest_framework.throttling import ScopedRateThrottle
 
 from accounts import selectors as account_selectors
-from core.api import Conflict, FileTooLarge, IgnoreAcceptHeader, UnsupportedImageType, error_response
+from core.api import (
+    Conflict,
+    FileTooLarge,
+    IgnoreAcceptHeader,
+    PatientsShownMixin,
+    UnsupportedImageType,
+    error_response,
+)
 from core.files import serve_private_file
 from core.history import history_of
 from core.serializers import HistoryEntrySerializer
 from inference import selectors as inference_selectors
 from inference.serializers import PredictionSerializer, PredictRequestSerializer
-from inference.services import NoActiveModel, prediction_rerun
+from inference.services import NoActiveModel, RerunPending, RerunThrottled, prediction_rerun
 from tracking import selectors as tracking_selectors
 from tracking import services as tracking_services
 from tracking.serializers import (
@@ -72,9 +79,10 @@ FILE_RESPONSE = {
         tags=["patients"],
     ),
 )
-class PatientViewSet(viewsets.ModelViewSet):
+class PatientViewSet(PatientsShownMixin, viewsets.ModelViewSet):
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
+    patient_field = "pk"
     ordering_fields = ["family_name", "identifier", "date_of_birth", "created_at"]
 
     def get_queryset(self):
@@ -153,6 +161,7 @@ class PatientViewSet(viewsets.ModelViewSet):
     partial_update=extend_schema(summary="Change a lesion case", request=LesionUpdateSerializer, tags=["lesions"]),
 )
 class LesionViewSet(
+    PatientsShownMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -322,9 +331,10 @@ def _upload_error(rejection) -> exceptions.APIException:
     list=extend_schema(summary="List images", tags=["images"]),
     retrieve=extend_schema(summary="Get an image with its current prediction", tags=["images"]),
 )
-class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ImageViewSet(PatientsShownMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ImageSerializer
     filterset_class = ImageFilter
+    patient_field = "lesion__patient_id"
     ordering_fields = ["captured_on", "uploaded_at"]
     throttle_scope = "uploads"
 
@@ -424,7 +434,8 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         responses={
             201: PredictionSerializer,
             403: error_response("Only the patient's owner or an admin may."),
-            409: error_response("No model version is active."),
+            409: error_response("No model version is active, or this version's analysis of the image is pending."),
+            429: error_response("Too many re-runs by this user; Retry-After says when to try again."),
         },
         tags=["images"],
     )
@@ -437,7 +448,9 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             prediction = prediction_rerun(
                 image=image, requested_by=request.user, model_version=data.validated_data.get("model_version")
             )
-        except NoActiveModel as error:
+        except (NoActiveModel, RerunPending) as error:
             raise Conflict(str(error)) from None
+        except RerunThrottled as error:
+            raise exceptions.Throttled(wait=error.wait, detail=str(error)) from None
         prediction.refresh_from_db()  # tasks run in-process (local profile) have finished already
         return Response(PredictionSerializer(prediction, context=self.get_serializer_context()).data, status=201)

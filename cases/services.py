@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core import permissions
+from core.limits import image_work_slot
 from inference.models import Prediction
 from inference.services import prediction_request
 from tracking.services import measurement_request
@@ -306,6 +307,40 @@ def _read_upload(upload: UploadedFile, *, name: str, max_bytes: int) -> bytes:
     return upload.read(max_bytes + 1)
 
 
+def _check_files(
+    files: Sequence[UploadedFile],
+    *,
+    lesion: Lesion,
+    captured_on: datetime.date,
+    modality: str,
+    checked: list[tuple[str, NormalisedImage, datetime.date, str]],
+    rejections: list[ImageRejected],
+) -> None:
+    """Judge every file by its bytes (``normalise_upload``; a DICOM file through
+    ``cases.dicomfiles``, which brings its own visit date and modality), one at a time."""
+    limits = {"max_bytes": settings.SKINPORTAL_MAX_UPLOAD_BYTES, "max_pixels": settings.SKINPORTAL_MAX_IMAGE_PIXELS}
+    for upload in files:
+        name = _file_name(upload)
+        try:
+            data = _read_upload(upload, name=name, max_bytes=settings.SKINPORTAL_MAX_UPLOAD_BYTES)
+            if dicomfiles.is_dicom(data):
+                dicom = dicomfiles.read_upload(
+                    data, filename=name, patient_identifier=lesion.patient.identifier, **limits
+                )
+                checked.append((name, dicom.image, _dicom_visit_date(dicom, name=name) or captured_on, dicom.modality))
+            else:
+                normalised = normalise_upload(
+                    data,
+                    filename=name,
+                    **limits,
+                    max_stored_pixels=settings.SKINPORTAL_MAX_STORED_PIXELS,
+                    max_decode_bytes=settings.SKINPORTAL_MAX_DECODE_BYTES,
+                )
+                checked.append((name, normalised, captured_on, modality))
+        except ImageRejected as rejection:
+            rejections.append(rejection)
+
+
 def image_upload(
     *,
     lesion: Lesion,
@@ -344,20 +379,10 @@ def image_upload(
     # (file name, its stored form, its visit date, its modality): a DICOM file brings its own.
     checked: list[tuple[str, NormalisedImage, datetime.date, str]] = []
     rejections: list[ImageRejected] = []
-    limits = {"max_bytes": settings.SKINPORTAL_MAX_UPLOAD_BYTES, "max_pixels": settings.SKINPORTAL_MAX_IMAGE_PIXELS}
-    for upload in files:
-        name = _file_name(upload)
-        try:
-            data = _read_upload(upload, name=name, max_bytes=settings.SKINPORTAL_MAX_UPLOAD_BYTES)
-            if dicomfiles.is_dicom(data):
-                dicom = dicomfiles.read_upload(
-                    data, filename=name, patient_identifier=lesion.patient.identifier, **limits
-                )
-                checked.append((name, dicom.image, _dicom_visit_date(dicom, name=name) or captured_on, dicom.modality))
-            else:
-                checked.append((name, normalise_upload(data, filename=name, **limits), captured_on, modality))
-        except ImageRejected as rejection:
-            rejections.append(rejection)
+    with image_work_slot():  # ImageWorkBusy (503) when the process is busy decoding others
+        _check_files(
+            files, lesion=lesion, captured_on=captured_on, modality=modality, checked=checked, rejections=rejections
+        )
     if rejections:
         raise UploadRejected(rejections)
 

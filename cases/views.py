@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import permissions
+from core.accessnotes import note_listed
 from core.files import serve_private_file
 from core.forms import apply_validation_error
 from core.history import history_of
@@ -64,6 +65,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     query = search_form.cleaned_data["q"] if search_form.is_valid() else ""
     paginator = Paginator(selectors.patient_list(user=request.user, search=query), PATIENTS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
+    note_listed(request, objects=page.object_list, patient_field="pk")
     return render(request, "cases/patient_list.html", {"search_form": search_form, "query": query, "page": page})
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Model
+from django.db.models import FileField, Model
 
 CHANGE_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
 # Bookkeeping fields not worth showing as changes.
@@ -113,7 +113,10 @@ def _entries(records: list, *, object_type: str) -> list[HistoryEntry]:
             previous = previous_of[record.history_id]
             if previous is not None:
                 delta = record.diff_against(previous, excluded_fields=IGNORED_FIELDS)
-                changes = [{"field": c.field, "old": _plain(c.old), "new": _plain(c.new)} for c in delta.changes]
+                changes = [
+                    {"field": c.field, "old": _shown(record, c.field, c.old), "new": _shown(record, c.field, c.new)}
+                    for c in delta.changes
+                ]
             if not changes:
                 continue  # a save that changed nothing worth showing
         user = record.history_user
@@ -129,6 +132,24 @@ def _entries(records: list, *, object_type: str) -> list[HistoryEntry]:
             )
         )
     return entries
+
+
+# What a file field's value shows instead of its storage path (paths are not for clients).
+FILE_STORED = "(file stored)"
+
+
+def _shown(record, field_name: str, value) -> str | int | float | bool | None:
+    """A field's value as the history shows it: a file field says whether a file is stored,
+    never where; anything else in plain form."""
+    try:
+        # The historical model keeps a file field as text: ask the tracked model itself.
+        model = getattr(record, "instance_type", type(record))
+        is_file = isinstance(model._meta.get_field(field_name), FileField)
+    except Exception:  # a field the historical model does not have: show the value as it is
+        is_file = False
+    if is_file:
+        return FILE_STORED if value else None
+    return _plain(value)
 
 
 def _plain(value) -> str | int | float | bool | None:

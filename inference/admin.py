@@ -166,9 +166,12 @@ class PredictionAdmin(VisibleToUserAdmin):
         for prediction in queryset.select_related("image__lesion__patient"):
             try:
                 services.prediction_rerun(image=prediction.image, requested_by=request.user)
-            except services.NoActiveModel as error:
+            except (services.NoActiveModel, services.RerunThrottled) as error:
                 self.message_user(request, f"{error} Nothing more was queued.", messages.ERROR)
                 break
+            except services.RerunPending as error:
+                self.message_user(request, str(error), messages.WARNING)
+                continue
             count += 1
         if count:
             self.message_user(request, f"{count} new prediction{'s' if count != 1 else ''} queued.")

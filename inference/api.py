@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import Conflict, IgnoreAcceptHeader, error_response
+from core.api import Conflict, IgnoreAcceptHeader, PatientsShownMixin, error_response
 from core.files import serve_private_file
 from core.history import history_of
 from core.serializers import HistoryEntrySerializer
@@ -26,9 +26,10 @@ from .serializers import HeatmapQuerySerializer, ModelVersionSerializer, Predict
     list=extend_schema(summary="List predictions", tags=["predictions"]),
     retrieve=extend_schema(summary="Get a prediction (poll this until it has finished)", tags=["predictions"]),
 )
-class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PredictionViewSet(PatientsShownMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = PredictionSerializer
     filterset_class = PredictionFilter
+    patient_field = "image__lesion__patient_id"
     ordering_fields = ["created_at", "finished_at"]
 
     def get_queryset(self):
@@ -40,7 +41,8 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         responses={
             201: PredictionSerializer,
             403: error_response("Only the patient's owner or an admin may."),
-            409: error_response("No model version is active."),
+            409: error_response("No model version is active, or this version's analysis of the image is pending."),
+            429: error_response("Too many re-runs by this user; Retry-After says when to try again."),
         },
         tags=["predictions"],
     )
@@ -49,8 +51,10 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         prediction = self.get_object()
         try:
             new_prediction = services.prediction_rerun(image=prediction.image, requested_by=request.user)
-        except services.NoActiveModel as error:
+        except (services.NoActiveModel, services.RerunPending) as error:
             raise Conflict(str(error)) from None
+        except services.RerunThrottled as error:
+            raise exceptions.Throttled(wait=error.wait, detail=str(error)) from None
         new_prediction.refresh_from_db()  # tasks run in-process (local profile) have finished already
         return Response(self.get_serializer(new_prediction).data, status=status.HTTP_201_CREATED)
 
@@ -66,12 +70,16 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             OpenApiParameter("opacity", float, description="0 to 1; 1 shows the map alone."),
         ],
         responses={
-            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="A JPEG the size of the image."),
+            (200, "image/jpeg"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="A JPEG the size of the image (a rendered one at most SKINPORTAL_MAX_HEATMAP_PIXELS).",
+            ),
             302: OpenApiResponse(description="With S3 storage: a redirect to a signed URL of the stored overlay."),
             409: error_response(
                 "The prediction has not succeeded (yet), its result is withheld (the image could not be "
                 "judged), or its image cannot be read."
             ),
+            429: error_response("Too many heatmaps rendered by this user in the last minute."),
         },
         tags=["predictions"],
     )
@@ -91,6 +99,8 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             raise exceptions.ValidationError({"class": error.messages}) from None
         except (services.HeatmapUnavailable, services.UnreadableImage) as error:
             raise Conflict(str(error)) from None
+        except services.HeatmapThrottled as error:
+            raise exceptions.Throttled(wait=error.wait, detail=str(error)) from None
         if isinstance(heatmap, bytes):
             return HttpResponse(heatmap, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
         return serve_private_file(heatmap)

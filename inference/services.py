@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from django.conf import settings
+from django.core.cache import cache, caches
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -24,6 +26,7 @@ from PIL import Image
 
 from accounts.models import User
 from core import permissions
+from core.limits import image_work_slot
 from core.tasks import send_task_on_commit
 from notifications.models import NotificationKind
 from notifications.services import notification_send
@@ -37,9 +40,10 @@ from skinml.card import (
     validated_card,
 )
 from skinml.classes import CLASSES, MALIGNANT_CLASSES
+from skinml.decoding import decode_within
 from skinml.engine import ModelFileError, normalised_cam, sha256_of_file, softmax
 from skinml.ood import OODStatistics
-from skinml.preprocessing import load_rgb, preprocess
+from skinml.preprocessing import preprocess
 
 from .models import ModelVersion, Prediction, PredictionStatus, QualityStatus, RiskLevel
 from .runtime import get_engine, get_quality_statistics, models_dir
@@ -258,13 +262,15 @@ def predictions_stalled(*, queued_for: datetime.timedelta, running_for: datetime
     )
 
 
-def predictions_resend(*, queued_for: datetime.timedelta, running_for: datetime.timedelta) -> tuple[int, int]:
+def predictions_resend(
+    *, queued_for: datetime.timedelta, running_for: datetime.timedelta, limit: int | None = None
+) -> tuple[int, int]:
     """Send the tasks of stalled predictions again; (sent, found). Safe with a task still in the
     broker: the tasks are idempotent (a finished prediction is left alone, and a prediction
     interrupted MAX_ATTEMPTS times is failed). Stops at the first send that fails (broker down)."""
     from .tasks import run_prediction
 
-    stalled = predictions_stalled(queued_for=queued_for, running_for=running_for)
+    stalled = predictions_stalled(queued_for=queued_for, running_for=running_for)[:limit]
     sent = 0
     for prediction_id in stalled:
         try:
@@ -285,16 +291,75 @@ class NoActiveModel(Exception):
         super().__init__(message)
 
 
+class RerunPending(Exception):
+    """The same image is already being analysed by the same model version (409)."""
+
+    def __init__(self, prediction: Prediction) -> None:
+        self.prediction = prediction
+        super().__init__(
+            f"This image is already being analysed by {prediction.model_version} "
+            f"(prediction {prediction.pk}, {prediction.get_status_display().lower()}); wait for that result."
+        )
+
+
+class RerunThrottled(Exception):
+    """The user asked for too many re-runs in a short time (429)."""
+
+    def __init__(self, *, wait: int) -> None:
+        self.wait = wait
+        super().__init__(
+            f"Too many re-runs: at most {settings.SKINPORTAL_RERUNS_PER_WINDOW} every "
+            f"{settings.SKINPORTAL_RERUN_WINDOW_SECONDS} s. Try again in {wait} s."
+        )
+
+
+def _count_rerun(user: User) -> None:
+    """Count one re-run of ``user`` in the current window (the shared cache, so every web process
+    counts together); RerunThrottled past ``SKINPORTAL_RERUNS_PER_WINDOW``."""
+    window = settings.SKINPORTAL_RERUN_WINDOW_SECONDS
+    now = int(time.time())
+    key = f"skinportal:reruns:{user.pk}:{now // window}"
+    cache.add(key, 0, timeout=window + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window + 5)
+        count = 1
+    if count > settings.SKINPORTAL_RERUNS_PER_WINDOW:
+        raise RerunThrottled(wait=window - now % window)
+
+
 def prediction_rerun(
     *, image: LesionImage, requested_by: User, model_version: ModelVersion | None = None
 ) -> Prediction:
     """A new analysis of an image asked for by a person (the re-run button, the API, the admin
     action) by ``model_version`` or the active one; earlier results stay as history. Only the
-    patient's owner and admins may ask (PermissionDenied); NoActiveModel if there is no model."""
+    patient's owner and admins may ask (PermissionDenied); NoActiveModel if there is no model;
+    RerunPending while the same version's analysis of the image is queued or running (the
+    image's row is locked while this is checked, so two re-runs at once cannot both pass);
+    RerunThrottled past the per-user rate."""
     if not permissions.can_rerun_prediction(user=requested_by, image=image):
         raise PermissionDenied("Only the patient's owner or an admin can re-run the analysis.")
-    prediction = prediction_request(image=image, requested_by=requested_by, model_version=model_version)
-    if prediction is None:
+    model_version = model_version or ModelVersion.objects.active()
+    if model_version is None:
+        raise NoActiveModel()
+    with transaction.atomic():
+        type(image).objects.select_for_update().filter(pk=image.pk).first()
+        pending = (
+            Prediction.objects.filter(
+                image=image,
+                model_version=model_version,
+                status__in=[PredictionStatus.QUEUED, PredictionStatus.RUNNING],
+            )
+            .select_related("model_version")
+            .defer(*_MODEL_VERSION_DOCUMENTS)
+            .first()
+        )
+        if pending is not None:
+            raise RerunPending(pending)
+        _count_rerun(requested_by)
+        prediction = prediction_request(image=image, requested_by=requested_by, model_version=model_version)
+    if prediction is None:  # pragma: no cover - the version was checked above
         raise NoActiveModel()
     return prediction
 
@@ -317,13 +382,14 @@ class UnreadableImage(Exception):
     pass
 
 
-def _read_image(image: LesionImage) -> Image.Image:
-    """Read the stored file (storage errors propagate: they are transient) and decode it (a
-    decoding error is permanent)."""
+def _read_image(image: LesionImage, *, max_pixels: int | None = None) -> Image.Image:
+    """Read the stored file (storage errors propagate: they are transient) and decode it to RGB
+    with at most ``max_pixels`` (default SKINPORTAL_MAX_STORED_PIXELS: a JPEG stored before that
+    limit existed is decoded reduced, not whole) (a decoding error is permanent)."""
     with image.file.open("rb") as handle:
         data = handle.read()
     try:
-        return load_rgb(data)
+        return decode_within(data, max_pixels=max_pixels or settings.SKINPORTAL_MAX_STORED_PIXELS)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise UnreadableImage(f"The stored image could not be decoded ({error}).") from error
 
@@ -536,9 +602,59 @@ class ResultWithheld(HeatmapUnavailable):
         super().__init__(message)
 
 
-def heatmap_render(*, prediction: Prediction, class_label: str | None = None, opacity: float | None = None) -> bytes:
+class HeatmapThrottled(Exception):
+    """The user rendered too many heatmaps in the last minute (429)."""
+
+    def __init__(self, *, wait: int) -> None:
+        self.wait = wait
+        super().__init__(
+            f"Too many heatmaps rendered: at most {settings.SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE} a minute. "
+            f"Try again in {wait} s."
+        )
+
+
+def _count_heatmap_render(user: User | None) -> None:
+    """Count one render of ``user`` in the current minute (the shared cache); HeatmapThrottled
+    past SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE."""
+    if user is None:
+        return
+    now = int(time.time())
+    key = f"skinportal:heatmap-renders:{user.pk}:{now // 60}"
+    cache.add(key, 0, timeout=65)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=65)
+        count = 1
+    if count > settings.SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE:
+        raise HeatmapThrottled(wait=60 - now % 60)
+
+
+def _heatmap_cache_key(prediction: Prediction, class_label: str, opacity: float) -> str:
+    finished = prediction.finished_at.timestamp() if prediction.finished_at else 0
+    return (
+        f"heatmap:{prediction.pk}:{finished:.6f}:{class_label}:{opacity:.4f}:{settings.SKINPORTAL_MAX_HEATMAP_PIXELS}"
+    )
+
+
+#: Rendered heatmaps larger than this are not cached (they would crowd the cache out).
+HEATMAP_CACHE_MAX_BYTES = 8 * 1024 * 1024
+
+
+def heatmap_render(
+    *,
+    prediction: Prediction,
+    class_label: str | None = None,
+    opacity: float | None = None,
+    user: User | None = None,
+) -> bytes:
     """The Grad-CAM overlay of a succeeded prediction for any class and opacity, from its stored
-    raw maps (no model run). Opacity 1 gives the coloured map alone."""
+    raw maps (no model run). Opacity 1 gives the coloured map alone.
+
+    Memory and time are bounded: the overlay is at most SKINPORTAL_MAX_HEATMAP_PIXELS large (a
+    large stored JPEG is decoded at reduced scale), rendered ones are cached (``caches["heatmaps"]``),
+    a render (not a cache hit) counts against ``user``'s SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE
+    (HeatmapThrottled) and waits for one of the process's image work slots (ImageWorkBusy)."""
     if prediction.status != PredictionStatus.SUCCEEDED:
         raise HeatmapUnavailable(
             f"This prediction has no heatmap: it has not succeeded (status: {prediction.get_status_display()})."
@@ -550,11 +666,22 @@ def heatmap_render(*, prediction: Prediction, class_label: str | None = None, op
     opacity = heatmaps.DEFAULT_OPACITY if opacity is None else opacity
     if not 0.0 <= opacity <= 1.0:
         raise ValidationError("Opacity must be between 0 and 1.")
-    with prediction.raw_map.open("rb") as handle:
-        class_maps = np.load(io.BytesIO(handle.read()), allow_pickle=False)
-    rgb = np.asarray(_read_image(prediction.image))
-    cam = normalised_cam(class_maps, labels.index(class_label))
-    return heatmaps.encode_jpeg(heatmaps.overlay(rgb, cam, opacity=opacity))
+    key = _heatmap_cache_key(prediction, class_label, opacity)
+    cached = caches["heatmaps"].get(key)
+    if cached is not None:
+        return cached
+    _count_heatmap_render(user)
+    with image_work_slot():
+        with prediction.raw_map.open("rb") as handle:
+            class_maps = np.load(io.BytesIO(handle.read()), allow_pickle=False)
+        picture = _read_image(prediction.image, max_pixels=settings.SKINPORTAL_MAX_HEATMAP_PIXELS)
+        rgb = np.asarray(picture)
+        picture.close()
+        cam = normalised_cam(class_maps, labels.index(class_label))
+        rendered = heatmaps.encode_jpeg(heatmaps.overlay(rgb, cam, opacity=opacity))
+    if len(rendered) <= HEATMAP_CACHE_MAX_BYTES:
+        caches["heatmaps"].set(key, rendered)
+    return rendered
 
 
 def prediction_heatmap(
@@ -570,4 +697,4 @@ def prediction_heatmap(
     is_stored = (class_label or prediction.heatmap_class) == prediction.heatmap_class and opacity is None
     if prediction.status == PredictionStatus.SUCCEEDED and is_stored:
         return prediction.heatmap
-    return heatmap_render(prediction=prediction, class_label=class_label, opacity=opacity)
+    return heatmap_render(prediction=prediction, class_label=class_label, opacity=opacity, user=user)

@@ -60,10 +60,16 @@ def image_predict(request: HttpRequest, image_pk: int) -> HttpResponse:
     image = case_selectors.image_get(user=request.user, pk=image_pk)
     try:
         services.prediction_rerun(image=image, requested_by=request.user)
-    except services.NoActiveModel as error:
+    except (services.NoActiveModel, services.RerunPending) as error:
         return refused(
             request, message=str(error), status=409, back_url=image.get_absolute_url(), back_label="Back to the image"
         )
+    except services.RerunThrottled as error:
+        response = refused(
+            request, message=str(error), status=429, back_url=image.get_absolute_url(), back_label="Back to the image"
+        )
+        response["Retry-After"] = str(error.wait)
+        return response
     messages.success(request, "A new analysis with the active model was queued.")
     return redirect(image)
 
@@ -86,6 +92,8 @@ def prediction_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponseBadRequest(" ".join(error.messages))
     except (services.HeatmapUnavailable, services.UnreadableImage) as error:
         return HttpResponse(str(error), status=409, content_type="text/plain")
+    except services.HeatmapThrottled as error:
+        return HttpResponse(str(error), status=429, content_type="text/plain", headers={"Retry-After": str(error.wait)})
     if isinstance(heatmap, bytes):
         return HttpResponse(heatmap, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
     return serve_private_file(heatmap)

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases.models import AnatomicSite, Lesion
-from core.api import Conflict, error_response
+from core.api import Conflict, PatientsShownMixin, error_response
 from inference import selectors as inference_selectors
 from inference.models import DiagnosisClass, RiskLevel
 
@@ -72,7 +72,7 @@ class QueueFilter(django_filters.FilterSet):
         tags=["review"],
     )
 )
-class ReviewQueueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class ReviewQueueViewSet(PatientsShownMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = QueueItemSerializer
     filterset_class = QueueFilter
     filter_backends = []  # the queue's order is the point; filters go to the selector
@@ -106,9 +106,16 @@ class ReviewQueueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         tags=["review"],
     ),
 )
-class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+class ReviewViewSet(
+    PatientsShownMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = ReviewSerializer
     filterset_class = ReviewFilter
+    patient_field = "lesion__patient_id"
     ordering_fields = ["created_at"]
 
     def get_queryset(self):
@@ -136,10 +143,15 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     ),
 )
 class HistopathologyViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    PatientsShownMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
 ):
     serializer_class = HistopathologySerializer
     filterset_class = HistopathologyFilter
+    patient_field = "lesion__patient_id"
     ordering_fields = ["diagnosed_on", "created_at"]
 
     def get_queryset(self):

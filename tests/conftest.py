@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import factory.random
@@ -39,11 +40,13 @@ def _same_fake_data_every_run():
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """The API's throttles count in the cache: every test starts from zero."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in ("default", "heatmaps"):
+        caches[alias].clear()
     yield
-    cache.clear()
+    for alias in ("default", "heatmaps"):
+        caches[alias].clear()
 
 
 @pytest.fixture
@@ -139,12 +142,36 @@ def api_client_for():
     return make
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on a free port of this machine, for the whole session (tests/s3.py)."""
+    from .s3 import start_s3_server
+
+    server = start_s3_server()
+    yield server
+    server.server.stop()
+
+
 @pytest.fixture
-def worker_setup(transactional_db, settings, models_dir, tmp_path):
+def worker_setup(request, transactional_db, settings, models_dir, tmp_path):
     """A committed active model version, the test process sending tasks to the broker (not
-    running them in-process), an empty queue, and a factory of workers."""
+    running them in-process), an empty queue, and a factory of workers.
+
+    Each worker gets a models folder of its own (a copy), as a worker on another host would.
+    Files: a media folder shared with the workers, or, when CI asks for it
+    (SKINPORTAL_TEST_WORKER_STORAGE=s3) or the test is marked ``s3_workers``, a fresh bucket on
+    the S3 server (tests/s3.py) that the test process and the workers reach over HTTP: then they
+    share nothing but the broker, the database and the bucket."""
+    from .s3 import workers_use_s3
+
     model_version_from_dir(models_dir)
     media_root = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+    storage_env: dict[str, str] = {}
+    if workers_use_s3() or request.node.get_closest_marker("s3_workers"):
+        s3 = request.getfixturevalue("s3_server")
+        bucket = s3.new_bucket()
+        settings.STORAGES = {**settings.STORAGES, "default": s3.storages_default(bucket)}
+        storage_env = s3.environment(bucket)
     from skinportal.celery import app as celery_app
 
     from .workers import Worker
@@ -155,7 +182,15 @@ def worker_setup(transactional_db, settings, models_dir, tmp_path):
     workers: list[Worker] = []
 
     def start_worker() -> Worker:
-        worker = Worker(media_root=media_root, models_dir=models_dir, log=tmp_path / "worker.log")
+        number = len(workers)
+        own_models = tmp_path / f"worker-{number}-models"
+        shutil.copytree(models_dir, own_models)
+        worker = Worker(
+            media_root=media_root if not storage_env else tmp_path / f"worker-{number}-unused-media",
+            models_dir=own_models,
+            log=tmp_path / f"worker-{number}.log",
+            extra_env=storage_env,
+        )
         workers.append(worker)
         worker.start()
         return worker

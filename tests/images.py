@@ -242,3 +242,17 @@ def dicom_photograph(
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_with_chunk_bomb(kind: str = "zTXt", *, inflated_bytes: int = 64 * 1024 * 1024) -> bytes:
+    """A small valid PNG carrying a zTXt or iCCP chunk that inflates to ``inflated_bytes`` (64 MB of
+    zeros compress to about 64 KB): a decompression bomb hidden outside the pixels."""
+    plain = png(16, 16)
+    payload = zlib.compress(b"\0" * inflated_bytes, 9)
+    name = b"Comment" if kind == "zTXt" else b"ICC profile"
+    chunk = _png_chunk(kind.encode(), name + b"\0\0" + payload)
+    return plain[:33] + chunk + plain[33:]  # after the 8-byte signature and the IHDR chunk

@@ -50,7 +50,12 @@ def test_lockout_settings():
     assert settings.AXES_COOLOFF_TIME.total_seconds() == 15 * 60
     assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]
     assert settings.AXES_RESET_ON_SUCCESS is True
-    assert settings.AUTHENTICATION_BACKENDS[0] == "axes.backends.AxesStandaloneBackend"
+    # The per-address limit across usernames first, then django-axes, before any password check.
+    assert settings.AUTHENTICATION_BACKENDS[:2] == [
+        "audit.backends.LoginAddressLimitBackend",
+        "axes.backends.AxesStandaloneBackend",
+    ]
+    assert settings.SKINPORTAL_LOGIN_FAILURES_PER_ADDRESS == 10
     assert settings.MIDDLEWARE[-1] == "axes.middleware.AxesMiddleware"
 
 

@@ -32,7 +32,7 @@ def _redis_reachable() -> bool:
 class Worker:
     """``celery -A skinportal worker`` in its own process group, on a queue of its own."""
 
-    def __init__(self, *, media_root: Path, models_dir: Path, log: Path) -> None:
+    def __init__(self, *, media_root: Path, models_dir: Path, log: Path, extra_env: dict | None = None) -> None:
         database = connection.settings_dict
         self.env = {
             **os.environ,
@@ -48,6 +48,7 @@ class Worker:
             "CELERY_UNACKED_RESTORE_INTERVAL": "1",
             "SKINPORTAL_MEDIA_ROOT": str(media_root),
             "SKINPORTAL_MODELS_DIR": str(models_dir),
+            **(extra_env or {}),  # e.g. the S3 bucket the test process uses (tests/s3.py)
         }
         self.log = log
         self.process: subprocess.Popen | None = None

@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "skinportal.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages and API answers hold patient data: "Cache-Control: no-store" unless a view says otherwise.
+    "skinportal.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -74,8 +76,16 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # An id past 64 bits in a URL is a 404 before any view or query sees it.
+    "skinportal.middleware.OutOfRangeIdMiddleware",
+    # Image work refused because the process is busy decoding others: 503 with Retry-After.
+    "skinportal.middleware.ImageWorkBusyMiddleware",
     # Records every view of a patient record, image or heatmap (UI, API, files): audit.AccessLog.
     "audit.middleware.AccessLogMiddleware",
+    # The embedded default (tasks in-process, no beat): starts the stalled-prediction sweep thread.
+    "inference.sweep.InProcessSweepMiddleware",
+    # A login refused for too many failed logins from the client's address: the 429 page.
+    "audit.middleware.LoginAddressLimitMiddleware",
     # Last, as django-axes asks: turns a locked-out login attempt into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -103,6 +113,18 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default under concurrency (threaded runserver, in-process tasks): a write
+    # transaction takes SQLite's write lock when it begins (IMMEDIATE), so two cannot deadlock by
+    # upgrading read locks, and waits up to 20 s for it (timeout, busy_timeout) instead of failing
+    # with "database is locked"; WAL lets reads go on while one writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=20000; PRAGMA synchronous=NORMAL",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -117,7 +139,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # django-axes first: it refuses a locked-out username+address before any password is checked
 # (web login, admin login, and the API's password-for-token exchange all call authenticate()).
+# Before it, the limit per client address across usernames (audit.backends: password spraying).
 AUTHENTICATION_BACKENDS = [
+    "audit.backends.LoginAddressLimitBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -169,6 +193,20 @@ STORAGES = {
 # Uploads (cases.imaging): per-file byte limit and decoded pixel limit (decompression bombs).
 SKINPORTAL_MAX_UPLOAD_BYTES = env.int("SKINPORTAL_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
 SKINPORTAL_MAX_IMAGE_PIXELS = env.int("SKINPORTAL_MAX_IMAGE_PIXELS", default=50_000_000)
+# Memory per upload and heatmap request (skinml.decoding): a stored image has at most
+# SKINPORTAL_MAX_STORED_PIXELS (larger ones are reduced; a JPEG while it is decoded); a PNG or HEIC,
+# which decode at full size, may take at most SKINPORTAL_MAX_DECODE_BYTES to decode; a heatmap is
+# rendered at most SKINPORTAL_MAX_HEATMAP_PIXELS large. At most SKINPORTAL_IMAGE_WORK_SLOTS uploads
+# or heatmap renders decode at once in a process (others wait up to SKINPORTAL_IMAGE_WORK_WAIT
+# seconds, then get 503). bench/memory.py measures the result.
+SKINPORTAL_MAX_STORED_PIXELS = env.int("SKINPORTAL_MAX_STORED_PIXELS", default=12_000_000)
+SKINPORTAL_MAX_DECODE_BYTES = env.int("SKINPORTAL_MAX_DECODE_BYTES", default=200 * 1024 * 1024)
+SKINPORTAL_MAX_HEATMAP_PIXELS = env.int("SKINPORTAL_MAX_HEATMAP_PIXELS", default=12_000_000)
+SKINPORTAL_IMAGE_WORK_SLOTS = env.int("SKINPORTAL_IMAGE_WORK_SLOTS", default=2)
+SKINPORTAL_IMAGE_WORK_WAIT = env.float("SKINPORTAL_IMAGE_WORK_WAIT", default=20.0)
+# Rendered heatmaps (another class or opacity than the stored overlay) are cached, and each user
+# may render at most SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE (cache hits and the stored overlay are free).
+SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE = env.int("SKINPORTAL_HEATMAP_RENDERS_PER_MINUTE", default=30)
 SKINPORTAL_MAX_FILES_PER_UPLOAD = env.int("SKINPORTAL_MAX_FILES_PER_UPLOAD", default=20)
 
 # Lesion tracking: a measured change between two visits of a lesion flags it "changed" when any of
@@ -205,6 +243,11 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="skinportal")
+# A queue per host class (docs/deployment.md): analyses go to SKINPORTAL_INFERENCE_QUEUE (the
+# default queue unless set), so that inference hosts can run `celery worker -Q <that queue>` and
+# other hosts the default queue's housekeeping (the stalled-prediction sweep).
+SKINPORTAL_INFERENCE_QUEUE = env("SKINPORTAL_INFERENCE_QUEUE", default=CELERY_TASK_DEFAULT_QUEUE)
+CELERY_TASK_ROUTES = {"inference.tasks.run_prediction": {"queue": SKINPORTAL_INFERENCE_QUEUE}}
 # Redis: a task taken by a worker that died unacknowledged goes back to the queue after
 # visibility_timeout seconds (keep it above the task's hard time limit, 90 s); workers look for
 # such tasks every unacked_restore_interval seconds.
@@ -219,7 +262,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 
 # Caches: DRF's throttles count requests here, so every web process must share it in production
 # (e.g. CACHE_URL=redis://127.0.0.1:6379/1); the default is per process.
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="locmemcache://"),
+    # Rendered heatmap JPEGs (inference.services.heatmap_render); a few per process by default, or
+    # shared (HEATMAP_CACHE_URL=redis://...) so every web process serves the others' renders.
+    "heatmaps": env.cache_url("HEATMAP_CACHE_URL", default="locmemcache://heatmaps"),
+}
+if CACHES["heatmaps"]["BACKEND"].endswith("LocMemCache"):
+    CACHES["heatmaps"].setdefault("OPTIONS", {})["MAX_ENTRIES"] = 24
+CACHES["heatmaps"]["TIMEOUT"] = 3600
 
 # REST API (/api/v1/): tokens (hashed, django-rest-knox) or the browser session; one error shape
 # (drf-standardized-errors); OpenAPI schema by drf-spectacular.
@@ -231,7 +282,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "core.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -357,6 +408,16 @@ SKINPORTAL_MRN_SYSTEM = env("SKINPORTAL_MRN_SYSTEM", default="urn:skinportal:mrn
 # keep it above CELERY_VISIBILITY_TIMEOUT, after which Redis itself re-delivers).
 SKINPORTAL_RESEND_QUEUED_AFTER = env.int("SKINPORTAL_RESEND_QUEUED_AFTER", default=300)
 SKINPORTAL_RESEND_RUNNING_AFTER = env.int("SKINPORTAL_RESEND_RUNNING_AFTER", default=600)
+# Re-runs (button, API, admin action): at most this many per user in a window of this many seconds
+# (counted in the shared cache), and never a second one of an image by a model version while one
+# is queued or running.
+SKINPORTAL_RERUNS_PER_WINDOW = env.int("SKINPORTAL_RERUNS_PER_WINDOW", default=10)
+SKINPORTAL_RERUN_WINDOW_SECONDS = env.int("SKINPORTAL_RERUN_WINDOW_SECONDS", default=60)
+# The embedded default has no beat process: with tasks in-process (CELERY_TASK_ALWAYS_EAGER), a
+# thread of the web process sweeps every SKINPORTAL_IN_PROCESS_SWEEP_SECONDS instead (0: never),
+# at most SKINPORTAL_SWEEP_BATCH predictions a time (inference.sweep).
+SKINPORTAL_IN_PROCESS_SWEEP_SECONDS = env.int("SKINPORTAL_IN_PROCESS_SWEEP_SECONDS", default=60)
+SKINPORTAL_SWEEP_BATCH = env.int("SKINPORTAL_SWEEP_BATCH", default=10)
 CELERY_BEAT_SCHEDULE = {
     "resend-stalled-predictions": {"task": "inference.tasks.resend_stalled_predictions", "schedule": 60.0},
 }
@@ -382,6 +443,11 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # Username and address together: a lockout per address alone would let one attacker lock out a
 # whole clinic behind one NAT, a lockout per username alone would let anyone lock out any
 # clinician. The API's per-address throttle (API_THROTTLE_TOKEN) limits guessing across usernames.
+# Across usernames, failed logins per client address are limited too (audit.backends): after
+# SKINPORTAL_LOGIN_FAILURES_PER_ADDRESS in SKINPORTAL_LOGIN_ADDRESS_WINDOW_MINUTES, every login from
+# that address is refused (429) until older failures leave the window.
+SKINPORTAL_LOGIN_FAILURES_PER_ADDRESS = env.int("SKINPORTAL_LOGIN_FAILURES_PER_ADDRESS", default=10)
+SKINPORTAL_LOGIN_ADDRESS_WINDOW_MINUTES = env.int("SKINPORTAL_LOGIN_ADDRESS_WINDOW_MINUTES", default=15)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 _axes_cooloff_minutes = env.int("AXES_COOLOFF_MINUTES", default=15)
 AXES_COOLOFF_TIME = timedelta(minutes=_axes_cooloff_minutes) if _axes_cooloff_minutes > 0 else None

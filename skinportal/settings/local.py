@@ -8,6 +8,10 @@ import os
 os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ.setdefault("DJANGO_SECRET_KEY", "local-only-insecure-key-do-not-use-in-production")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+# In-process tasks run at once or not at all: one still queued after a minute, or running after
+# three, was lost (e.g. the process stopped mid-way); the sweep thread runs it again.
+os.environ.setdefault("SKINPORTAL_RESEND_QUEUED_AFTER", "60")
+os.environ.setdefault("SKINPORTAL_RESEND_RUNNING_AFTER", "180")
 
 from .base import *  # noqa: F403
 

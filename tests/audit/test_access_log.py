@@ -158,12 +158,11 @@ def test_an_attempt_outside_the_access_rule_is_logged_as_denied(
     assert not log_rows(action__in=[Action.VIEW, Action.DOWNLOAD])
 
 
-def test_anonymous_requests_lists_writes_and_failures_are_not_logged(clinician, api_client_for, record):
+def test_anonymous_requests_writes_and_failures_are_not_logged(clinician, api_client_for, record):
     patient_url = reverse("cases:patient-detail", args=[record.patient.pk])
     assert Client().get(patient_url).status_code == 302  # to the login page
     assert APIClient().get(f"/api/v1/patients/{record.patient.pk}/").status_code == 401
     api = api_client_for(clinician)
-    assert api.get("/api/v1/patients/").status_code == 200  # lists are not logged
     response = api.patch(f"/api/v1/lesions/{record.lesion.pk}/", {"label": "renamed"}, format="json")
     assert response.status_code == 200  # a change is in the change history, not the access log
     queued = PredictionFactory(image=record.image, model_version=record.prediction.model_version)

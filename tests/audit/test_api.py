@@ -77,6 +77,7 @@ def test_admins_list_the_log_newest_first(admin_user, api_client_for, entries):
         "object_type": "image",
         "object_id": 8,
         "patient": 3,
+        "patients": [],
         "channel": "api",
         "method": "",
         "path": "",

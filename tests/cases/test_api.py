@@ -361,3 +361,14 @@ def test_list_endpoints_use_a_constant_number_of_queries(
             body = api.get(url + "?page_size=100").json()
         assert body["count"] == 22, url
         assert len(large.captured_queries) == count, url
+
+
+def test_a_shared_clinicians_delete_of_a_patient_names_deletion_not_sharing(clinician, other_clinician, api_client_for):
+    from ..factories import PatientFactory, PatientShareFactory
+
+    patient = PatientFactory(owner=clinician)
+    PatientShareFactory(patient=patient, clinician=other_clinician)
+    response = api_client_for(other_clinician).delete(f"/api/v1/patients/{patient.pk}/")
+    assert response.status_code == 403
+    detail = response.json()["errors"][0]["detail"]
+    assert "delete" in detail and "shared" not in detail

@@ -169,3 +169,20 @@ def test_the_admin_never_reverts_to_an_earlier_version(admin_client_, clinician)
     assert admin_client_.post(url, {"given_name": "Before"}).status_code == 403
     patient.refresh_from_db()
     assert patient.given_name == "After"
+
+
+def test_the_history_api_never_shows_storage_paths(clinician, api_client_for):
+    from inference.models import PredictionStatus
+
+    from ..factories import PredictionFactory
+
+    prediction = PredictionFactory(image__lesion__patient__owner=clinician, status=PredictionStatus.QUEUED)
+    prediction.heatmap.name = "predictions/2026/11/secret-path/heatmap.jpg"
+    prediction.raw_map.name = "predictions/2026/11/secret-path/map.npy"
+    prediction.save()
+    response = api_client_for(clinician).get(f"/api/v1/lesions/{prediction.image.lesion.pk}/history/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "secret-path" not in body and "images/" not in body
+    changes = [c for entry in response.json()["results"] for c in entry["changes"] if c["field"] == "heatmap"]
+    assert changes == [{"field": "heatmap", "old": None, "new": "(file stored)"}]

@@ -314,3 +314,15 @@ def test_a_batch_of_every_hostile_file_names_each_with_its_own_reason(
     assert response.status_code == 400
     assert listed_rejections(response) == expected_messages
     assert_stored_nothing(settings)
+
+
+@pytest.mark.parametrize("kind", ["zTXt", "iCCP"])
+def test_a_chunk_decompression_bomb_is_named_as_such(kind):
+    from cases.imaging import ImageRejected, RejectionCode, normalise_upload
+
+    with pytest.raises(ImageRejected) as caught:
+        normalise_upload(
+            images.png_with_chunk_bomb(kind), filename="bomb.png", max_bytes=25 * 1024 * 1024, max_pixels=50_000_000
+        )
+    assert caught.value.code == RejectionCode.DECOMPRESSION_BOMB
+    assert "decompression bomb" in caught.value.reason and "not a JPEG" not in caught.value.reason

@@ -172,7 +172,7 @@ def test_a_model_version_says_what_its_quality_gate_was_fitted_with(clinician, a
     fitted = ModelVersionFactory(
         card={"quality": quality}, quality_statistics_file="m.ood.npz", quality_statistics_sha256="a" * 64
     )
-    older = ModelVersionFactory(version="0.9.0")
+    older = ModelVersionFactory(version="0.9.0-older")  # never a Sequence value (0.N.0)
     api = api_client_for(clinician)
     body = api.get(f"/api/v1/model-versions/{fitted.pk}/").json()
     assert body["quality_gate"] == {

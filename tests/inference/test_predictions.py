@@ -225,7 +225,9 @@ def test_only_the_owner_or_an_admin_asks_for_a_new_analysis(clinician, other_cli
     with pytest.raises(PermissionDenied, match="owner or an admin"):
         services.prediction_rerun(image=image, requested_by=other_clinician)
     assert not Prediction.objects.exists()
-    assert services.prediction_rerun(image=image, requested_by=clinician).requested_by == clinician
+    first = services.prediction_rerun(image=image, requested_by=clinician)
+    assert first.requested_by == clinician
+    services.prediction_fail(prediction_id=first.pk, reason="done")  # not pending any more
     assert services.prediction_rerun(image=image, requested_by=admin_user).model_version == model_version
     assert image.predictions.count() == 2
 

@@ -95,10 +95,10 @@ def test_a_prediction_whose_worker_keeps_dying_is_given_up():
 
 
 def test_a_soft_time_limit_while_decoding_is_not_reported_as_a_bad_image(prediction, monkeypatch):
-    def slow_decode(data):
+    def slow_decode(data, **limits):
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr(services, "load_rgb", slow_decode)
+    monkeypatch.setattr(services, "decode_within", slow_decode)
     tasks.run_prediction.apply(args=[prediction.pk])
     prediction.refresh_from_db()
     assert prediction.status == PredictionStatus.FAILED
@@ -116,3 +116,30 @@ def test_a_prediction_deleted_before_its_task_runs_is_skipped(prediction):
     prediction_id = prediction.pk
     prediction.delete()
     assert tasks.run_prediction.apply(args=[prediction_id]).get() == "deleted"
+
+
+def test_analyses_can_go_to_a_queue_of_their_own():
+    """docs/deployment.md: inference hosts consume SKINPORTAL_INFERENCE_QUEUE."""
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from skinportal.celery import app; "
+            "print(app.amqp.router.route({}, 'inference.tasks.run_prediction')['queue'].name, "
+            "app.amqp.router.route({}, 'inference.tasks.resend_stalled_predictions')['queue'].name)",
+        ],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "skinportal.settings.test",
+            "SKINPORTAL_INFERENCE_QUEUE": "skinportal-inference",
+            "CELERY_TASK_DEFAULT_QUEUE": "skinportal",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.split() == ["skinportal-inference", "skinportal"], result.stderr[-2000:]
