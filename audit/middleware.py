@@ -100,6 +100,12 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 REFUSED_REFERENCE_CODES = {"does_not_exist", "incorrect_type"}
 # With S3 storage, files answer 302 to a signed URL: that is the file served.
 FILE_ACTIONS = {Action.DOWNLOAD, Action.HEATMAP}
+# Clinical findings recorded on a record (also kept, with every field, in its change history):
+# URL name -> what a successful POST of it means.
+RECORDED_WRITES: dict[str, LoggedView] = {
+    "cases:lesion-assess-change": LoggedView(Action.RECORDED, ObjectType.LESION, "pk"),
+    "api:lesion-comparisons": LoggedView(Action.RECORDED, ObjectType.LESION, "pk"),
+}
 # The API's password-for-token exchange: a created token is logged (a failed one is a failed login).
 EXCHANGE_VIEW = "api:token"
 
@@ -150,7 +156,8 @@ class AccessLogMiddleware:
     ``view`` row with every patient it returned (``patient_ids``). A write (POST, PUT, PATCH,
     DELETE) by a logged-in user answered 403 or 404, or answered 400 because its body referred
     to an object outside their access, adds a ``denied`` row. A malformed request refused with
-    4xx (``core.accessnotes.note_probe``: a body too large or too deep, too many parts, an id
+    4xx (a successful POST of a view in ``RECORDED_WRITES``, a clinical finding, adds a
+    ``recorded`` row) (``core.accessnotes.note_probe``: a body too large or too deep, too many parts, an id
     past 64 bits) adds a ``denied`` row saying what it was, whoever sent it. Anonymous requests
     otherwise (redirected to the login page, or 401) and other answers (405, 409, 5xx) show
     nothing and are not logged. If the row cannot be written the request fails: nothing is
@@ -174,6 +181,8 @@ class AccessLogMiddleware:
             self._record_list(request, response, LISTED_VIEWS[match.view_name])
         elif match.view_name == EXCHANGE_VIEW and request.method == "POST" and response.status_code == 201:
             self._record_token_created(request, response)
+        elif request.method == "POST" and match.view_name in RECORDED_WRITES and response.status_code in (201, 302):
+            self._record_view(request, response, RECORDED_WRITES[match.view_name], match.kwargs)
         elif request.method not in SAFE_METHODS:
             self._record_denied_write(request, response, match.view_name, match.kwargs)
         return response
@@ -237,7 +246,9 @@ class AccessLogMiddleware:
         if user is None or not user.is_authenticated:
             return
         status = response.status_code
-        if 200 <= status < 300 or (status == 302 and view.action in FILE_ACTIONS):
+        # A file's 302 is the file served (signed S3 URL); a recorded finding's 302 is the web
+        # form's redirect after saving it.
+        if 200 <= status < 300 or (status == 302 and view.action in {*FILE_ACTIONS, Action.RECORDED}):
             action = view.action
         elif status in (403, 404):
             action = Action.DENIED

@@ -20,6 +20,7 @@ class Action(models.TextChoices):
     LOGIN_FAILED = "login_failed", "Failed login"
     LOGOUT = "logout", "Logged out"
     TOKEN_CREATED = "token_created", "Created an API token"
+    RECORDED = "recorded", "Recorded a clinical finding"
 
 
 class ObjectType(models.TextChoices):

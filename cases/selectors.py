@@ -166,6 +166,10 @@ class Worklist:
     def empty(self) -> bool:
         return not any(self.counts.values())
 
+    @property
+    def lesions(self) -> list[Lesion]:
+        return [*self.overdue, *self.due_soon, *self.high_risk, *self.changed]
+
 
 def worklist(*, user: User, today: datetime.date | None = None) -> Worklist:
     """The dashboard's work for a clinician, over the patients they own or share: overdue and

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import permissions
-from core.accessnotes import note_listed
+from core.accessnotes import note_listed, note_patients_shown
 from core.files import serve_private_file
 from core.forms import apply_validation_error
 from core.history import history_of
@@ -48,14 +48,20 @@ def _form_status(request: HttpRequest) -> int:
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
+    patients = list(selectors.my_patients(user=request.user))
+    recent_images = list(selectors.recent_images(user=request.user))
+    worklist = selectors.worklist(user=request.user)
+    # The access log's row for this page names every patient it shows.
+    note_patients_shown(
+        request,
+        [patient.pk for patient in patients]
+        + [image.lesion.patient_id for image in recent_images]
+        + [lesion.patient_id for lesion in worklist.lesions],
+    )
     return render(
         request,
         "cases/dashboard.html",
-        {
-            "patients": selectors.my_patients(user=request.user),
-            "recent_images": selectors.recent_images(user=request.user),
-            "worklist": selectors.worklist(user=request.user),
-        },
+        {"patients": patients, "recent_images": recent_images, "worklist": worklist},
     )
 
 

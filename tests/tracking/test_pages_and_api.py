@@ -235,3 +235,30 @@ def test_the_review_queue_ranks_a_changed_lesion_above_unchanged_ones_of_the_sam
     PredictionFactory(image=comparison.later, model_version=model_version, succeeded=True)
     page = reviewer_client.get(reverse("reviews:queue")).content.decode()
     assert page.index(comparison.lesion.label) < page.index(unchanged.lesion.label)
+
+
+def test_the_dashboards_access_log_row_names_the_worklists_patients(clinician, clinician_client):
+    overdue = LesionFactory(
+        patient__owner=clinician, monitoring_plan=MonitoringPlan.SHORT_TERM, next_visit_on=datetime.date(2026, 1, 2)
+    )
+    clinician_client.get(reverse("cases:dashboard"))
+    row = AccessLog.objects.get(user=clinician, action="view", object_type="patient")
+    assert f",{overdue.patient_id}," in row.patient_ids  # stored as ",1,5," (audit.models.patient_ids_text)
+
+
+def test_a_recorded_checklist_is_in_the_access_log_in_both_channels(
+    aligned_pair, clinician, clinician_client, api_client_for
+):
+    lesion, earlier, later = aligned_pair
+    clinician_client.post(
+        reverse("cases:lesion-assess-change", args=[lesion.pk]),
+        {"earlier": earlier.pk, "later": later.pk, "verdict": "no_change"},
+    )
+    api_client_for(clinician).post(
+        f"/api/v1/lesions/{lesion.pk}/comparisons/",
+        {"earlier": earlier.pk, "later": later.pk, "verdict": "no_change"},
+        format="json",
+    )
+    rows = AccessLog.objects.filter(action="recorded", object_type="lesion", object_id=lesion.pk, user=clinician)
+    assert sorted(rows.values_list("channel", flat=True)) == ["api", "web"]
+    assert all(row.patient_id == lesion.patient_id for row in rows)
