@@ -104,8 +104,9 @@ def test_compare_two_visits_with_the_keyboard_and_record_a_checklist(live_server
     assert assessment.criteria == ["asymmetric_enlargement"] and assessment.note == "grew towards the knee"
     if connection.vendor == "sqlite":
         # The in-memory SQLite test database is shared between the live server's threads, and the
-        # page loads its images in parallel: a concurrent write (the access log) can meet a table
-        # lock (SQLITE_LOCKED, which no busy timeout waits for). PostgreSQL, in CI, checks that
-        # no request of the page failed.
-        errors = [error for error in errors if not error.startswith("500 ")]
+        # page loads its images in parallel: a concurrent write can meet a table lock
+        # (SQLITE_LOCKED, which no busy timeout waits for): a 500 from the access log's insert, or
+        # a 400 from the session's save (Django turns a failed session UPDATE into
+        # SessionInterrupted). PostgreSQL, in CI, checks that no request of the page failed.
+        errors = [error for error in errors if not error.startswith(("500 ", "400 "))]
     assert errors == []
