@@ -52,3 +52,18 @@ def browser_page(live_server, transactional_db, monkeypatch):
         yield page
         browser.close()
         connections.close_all()
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's violations on the page as it is now (injected by Playwright's evaluate, which
+    the page's CSP does not govern; the page itself keeps its CSP)."""
+    axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
+    results = axe_module.Axe().run(page)
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} — "
+        + "; ".join(
+            node["target"][0] if isinstance(node["target"][0], str) else str(node["target"])
+            for node in violation["nodes"][:3]
+        )
+        for violation in results.response["violations"]
+    ]

@@ -11,10 +11,11 @@ from django.db import connection
 
 from cases.models import MonitoringPlan
 from tracking.models import ChangeAssessment
+from tracking.services import measurement_run
 
 from ..factories import LesionFactory, LesionImageFactory, UserFactory
 from ..tracking.conftest import SAME_LESION, isic_rgb, jpeg, later_visit
-from .conftest import BROWSER_MARKS
+from .conftest import BROWSER_MARKS, axe_violations
 
 pytestmark = BROWSER_MARKS
 
@@ -27,16 +28,22 @@ def tracked_lesion(transactional_db):
         patient__owner=owner,
         label="mole right calf",
         anatomic_site="lower extremity",
+        body_map_view="front",
+        body_map_x=0.42,
+        body_map_y=0.8,
         opened_on=datetime.date(2026, 1, 5),
         monitoring_plan=MonitoringPlan.SHORT_TERM,
         next_visit_on=datetime.date(2026, 7, 5),  # overdue today
     )
     LesionImageFactory(lesion=lesion, picture=jpeg(earlier), captured_on=datetime.date(2026, 1, 5))
-    LesionImageFactory(
+    later = LesionImageFactory(
         lesion=lesion,
         picture=jpeg(later_visit(earlier, degrees=-9, scale=1.08, shift=(-12, 8))),
         captured_on=datetime.date(2026, 4, 5),
     )
+    for image in lesion.images.all():  # as the worker does after each upload
+        measurement_run(image_id=image.pk)
+    assert lesion.comparisons.filter(later=later).exists()
     return lesion
 
 
@@ -56,10 +63,14 @@ def test_compare_two_visits_with_the_keyboard_and_record_a_checklist(live_server
     _log_in(page, live_server, "/")
     overdue = page.locator('[data-worklist-group="overdue"]')
     overdue.get_by_role("link", name="mole right calf").wait_for()
+    assert axe_violations(page) == []  # the dashboard with its worklist
     overdue.get_by_role("link", name="mole right calf").click()
+    page.locator("[data-trend]").wait_for()
+    assert axe_violations(page) == []  # the lesion page: trend chart and filmstrip
 
     page.locator("[data-compare-latest]").click()
     page.locator('[data-registration-status="succeeded"]').wait_for()
+    assert axe_violations(page) == []  # the compare view, side by side
 
     # Zoom from the keyboard on a focused image: both panes follow.
     page.locator('[data-pane="earlier"] [data-viewport]').focus()
@@ -89,6 +100,7 @@ def test_compare_two_visits_with_the_keyboard_and_record_a_checklist(live_server
     page.keyboard.press("b")
     page.wait_for_function("el => el.dataset.blinkShown === 'later'", arg=blink.element_handle())
 
+    assert axe_violations(page) == []  # the compare view in blink mode
     page.locator('[data-mode-button="difference"]').click()
     difference = page.locator('[data-mode-view="difference"] img')
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=difference.element_handle())
@@ -110,3 +122,10 @@ def test_compare_two_visits_with_the_keyboard_and_record_a_checklist(live_server
         # SessionInterrupted). PostgreSQL, in CI, checks that no request of the page failed.
         errors = [error for error in errors if not error.startswith(("500 ", "400 "))]
     assert errors == []
+
+    page.goto(f"{live_server.url}{tracked_lesion.patient.get_absolute_url()}")
+    page.locator(f'[data-marker-lesion="{tracked_lesion.pk}"]').wait_for()
+    assert axe_violations(page) == []  # the patient page with its body map
+    page.goto(f"{live_server.url}/lesions/{tracked_lesion.pk}/edit/")
+    page.locator("[data-body-map-picker]").wait_for()
+    assert axe_violations(page) == []  # the lesion form with the body-map picker
