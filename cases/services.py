@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime
 import logging
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core import permissions
+from core.dates import add_months
 from core.limits import image_work_slot
 from inference.models import Prediction
 from inference.services import prediction_request
@@ -156,13 +156,6 @@ def patient_unshare(*, patient: Patient, actor: User, clinician: User) -> bool:
 
 
 # Lesions --------------------------------------------------------------------------------
-
-
-def add_months(day: datetime.date, months: int) -> datetime.date:
-    """The same day ``months`` later (the month's last day where that month is shorter)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _last_visit(lesion: Lesion) -> datetime.date:

@@ -9,7 +9,6 @@ figures of a result the quality gate withheld, whoever asks (admins see them in 
 
 from __future__ import annotations
 
-import calendar
 import datetime
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -22,6 +21,7 @@ from accounts.models import User
 from cases import selectors as case_selectors
 from cases.models import Lesion, LesionImage, MonitoringPlan, Patient
 from core import permissions
+from core.dates import add_months
 from inference.models import ModelVersion, Prediction, PredictionStatus
 from inference.selectors import current_prediction
 from reviews import selectors as review_selectors
@@ -213,12 +213,6 @@ def _measurement_rows(images: list[LesionImage]) -> list[MeasurementRow]:
     return rows
 
 
-def _add_months(day: datetime.date, months: int) -> datetime.date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def _next_follow_up(reviews: list[Review]) -> FollowUp | None:
     """What the latest review decision recommends next: a short-term follow-up is due its months
     after the decision; routine monitoring and biopsy / excision have no date here; a discharge
@@ -231,7 +225,7 @@ def _next_follow_up(reviews: list[Review]) -> FollowUp | None:
     decided_on = timezone.localdate(latest.created_at)
     due = None
     if latest.action == RecommendedAction.SHORT_TERM_FOLLOW_UP and latest.follow_up_months:
-        due = _add_months(decided_on, latest.follow_up_months)
+        due = add_months(decided_on, latest.follow_up_months)
     return FollowUp(due=due, action=latest.action_display, recommended_on=decided_on)
 
 

@@ -17,8 +17,6 @@ from skinml import measurement as skinml_measurement
 
 from .models import ChangeAssessment, ChangeVerdict, ImageComparison, ImageMeasurement
 
-RISK_ORDER = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
-
 
 def colour_names(colours: list[str]) -> list[str]:
     return [skinml_measurement.COLOUR_NAMES.get(colour, colour) for colour in colours]

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.models import AccessLog
 from cases.models import Lesion, MonitoringPlan
-from cases.services import add_months
+from core.dates import add_months
 from tracking.models import ChangeAssessment
 
 from ..factories import (
